@@ -1,0 +1,57 @@
+import Foundation
+
+/// Reads a UTF-8 text corpus as lines, with errors that name the file and the line.
+public enum TextFile {
+    /// The raw bytes of a file, or a clear error for a missing file, a directory or no permission.
+    public static func bytes(_ path: String) throws -> [UInt8] {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw TokenizerError.fileNotFound(path)
+        }
+        if isDir.boolValue { throw TokenizerError.isDirectory(path) }
+        guard let fh = FileHandle(forReadingAtPath: path) else {
+            throw TokenizerError.unreadable(path, reason: "permission denied")
+        }
+        defer { try? fh.close() }
+        do {
+            return Array(try fh.readToEnd() ?? Data())
+        } catch {
+            throw TokenizerError.unreadable(path, reason: "\(error)")
+        }
+    }
+
+    /// Lines of a UTF-8 file (without `\n` or a trailing `\r`), validated line by line.
+    public static func lines(_ path: String) throws -> [String] {
+        let data = try bytes(path)
+        var lines: [String] = []
+        try data.withUnsafeBufferPointer { buf in
+            var start = 0, lineNo = 1
+            func take(_ end: Int) throws {
+                var e = end
+                if e > start && buf[e - 1] == 0x0D { e -= 1 }
+                guard let s = String(validating: UnsafeBufferPointer(rebasing: buf[start..<e]), as: UTF8.self) else {
+                    throw TokenizerError.invalidUTF8(file: path, line: lineNo)
+                }
+                lines.append(s)
+            }
+            for i in 0..<buf.count where buf[i] == 0x0A {
+                try take(i)
+                start = i + 1
+                lineNo += 1
+            }
+            if start < buf.count { try take(buf.count) }
+        }
+        return lines
+    }
+
+    /// The text fields of a line for tokenizer training. In a TSV file of three columns
+    /// (`ref<TAB>src<TAB>tgt`, as in corpora/bible) the reference column is not text and is skipped;
+    /// in other TSV files every column is text. Plain text files give the whole line.
+    public static func textFields(of line: String, isTSV: Bool) -> [Substring] {
+        guard isTSV else { return [Substring(line)] }
+        let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
+        return fields.count == 3 ? Array(fields[1...]) : fields
+    }
+
+    public static func isTSV(_ path: String) -> Bool { path.lowercased().hasSuffix(".tsv") }
+}

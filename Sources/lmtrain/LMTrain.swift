@@ -1,0 +1,11 @@
+import ArgumentParser
+
+@main
+struct LMTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lmtrain",
+        abstract: "Train small transformer language and translation models on a CPU, with label smoothing.",
+        version: "0.1.0",
+        subcommands: [TokenizerCommand.self, BenchCommand.self]
+    )
+}

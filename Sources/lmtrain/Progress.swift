@@ -1,0 +1,62 @@
+import Foundation
+
+/// A progress bar on a terminal (rate, ETA and a caller-given status such as the loss); plain periodic
+/// lines when stderr is not a terminal, so logs stay readable.
+final class ProgressBar {
+    private let label: String
+    private let total: Int
+    private let unit: String
+    private let start = Date()
+    private var lastDraw = Date.distantPast
+    private let isTTY = isatty(STDERR_FILENO) != 0
+    private let interval: TimeInterval
+
+    init(_ label: String, total: Int, unit: String = "it") {
+        self.label = label
+        self.total = max(total, 1)
+        self.unit = unit
+        interval = isTTY ? 0.1 : 10
+    }
+
+    func update(_ done: Int, status: String = "", force: Bool = false) {
+        let now = Date()
+        guard force || now.timeIntervalSince(lastDraw) >= interval else { return }
+        lastDraw = now
+        let elapsed = now.timeIntervalSince(start)
+        let rate = elapsed > 0 ? Double(done) / elapsed : 0
+        let eta = rate > 0 ? Double(total - done) / rate : 0
+        let frac = min(1, Double(done) / Double(total))
+        let rateText = "\(formatCount(rate)) \(unit)/s"
+        let tail = "\(done)/\(total) \(rateText) ETA \(formatDuration(eta))" + (status.isEmpty ? "" : " " + status)
+        if isTTY {
+            let width = 24
+            let filled = Int(frac * Double(width))
+            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+            FileHandle.standardError.write(Data("\r\u{1B}[2K\(label) \(bar) \(Int(frac * 100))% \(tail)".utf8))
+        } else {
+            FileHandle.standardError.write(Data("\(label): \(Int(frac * 100))% \(tail)\n".utf8))
+        }
+    }
+
+    func finish(_ message: String) {
+        let elapsed = Date().timeIntervalSince(start)
+        if isTTY { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+        FileHandle.standardError.write(Data("\(label): \(message) in \(formatDuration(elapsed))\n".utf8))
+    }
+}
+
+func formatDuration(_ s: Double) -> String {
+    if !s.isFinite { return "?" }
+    let t = Int(s.rounded())
+    if t < 60 { return String(format: "%.1fs", s) }
+    if t < 3600 { return "\(t / 60)m\(String(format: "%02d", t % 60))s" }
+    return "\(t / 3600)h\(String(format: "%02d", (t % 3600) / 60))m"
+}
+
+func formatCount(_ x: Double) -> String {
+    if x >= 1e6 { return String(format: "%.2fM", x / 1e6) }
+    if x >= 1e4 { return String(format: "%.1fk", x / 1e3) }
+    return String(format: "%.1f", x)
+}
+
+func printErr(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
