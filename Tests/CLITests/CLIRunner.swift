@@ -1,0 +1,59 @@
+import Foundation
+
+/// Runs the built `lmtrain` binary, which SwiftPM puts beside the test bundle.
+struct CLIResult {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+}
+
+let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+func lmtrainBinary() -> URL {
+    let exe = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+    var dir = exe.deletingLastPathComponent()
+    // The test runner may sit inside an .xctest bundle directory.
+    while dir.path != "/" {
+        let candidate = dir.appendingPathComponent("lmtrain")
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDir), !isDir.boolValue { return candidate }
+        dir = dir.deletingLastPathComponent()
+    }
+    fatalError("lmtrain binary not found next to the tests: build it first (scripts/test does)")
+}
+
+func run(_ args: [String], stdin: Data? = nil) throws -> CLIResult {
+    let p = Process()
+    p.executableURL = lmtrainBinary()
+    p.arguments = args
+    let out = Pipe(), err = Pipe(), inp = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    p.standardInput = inp
+    try p.run()
+    // Read both pipes while the process runs so a large output cannot block it.
+    final class Box: @unchecked Sendable { var data = Data() }
+    let outBox = Box(), errBox = Box()
+    let group = DispatchGroup()
+    group.enter(); DispatchQueue.global().async { outBox.data = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    group.enter(); DispatchQueue.global().async { errBox.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    if let stdin { inp.fileHandleForWriting.write(stdin) }
+    try inp.fileHandleForWriting.close()
+    p.waitUntilExit()
+    group.wait()
+    return CLIResult(status: p.terminationStatus, stdout: String(decoding: outBox.data, as: UTF8.self),
+                     stderr: String(decoding: errBox.data, as: UTF8.self))
+}
+
+func tempDir() -> URL {
+    let d = FileManager.default.temporaryDirectory.appendingPathComponent("lmtrain-cli-\(UUID())")
+    try! FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+    return d
+}
+
+/// A user-facing failure: non-zero exit, one "Error: …" line, no crash or stack trace.
+func isCleanFailure(_ r: CLIResult) -> Bool {
+    let lines = r.stderr.split(separator: "\n").filter { !$0.hasPrefix("counting") && !$0.hasPrefix("merging") }
+    return r.status != 0 && r.status < 128 && lines.count == 1 && lines[0].hasPrefix("Error: ")
+        && !r.stderr.contains("Fatal error") && !r.stderr.contains("Stack dump")
+}

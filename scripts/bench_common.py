@@ -1,0 +1,47 @@
+"""Shared helpers of the benchmark scripts: medians, machine description, BENCHMARKS.md sections."""
+import os
+import platform
+import re
+import statistics
+import subprocess
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LMTRAIN = os.path.join(ROOT, ".build", "release", "lmtrain")
+
+
+def median(xs):
+    return statistics.median(xs)
+
+
+def cpu_name():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def machine_line():
+    return f"{cpu_name()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+
+
+def lmtrain_json(args, env=None):
+    """Runs `lmtrain bench ...` and returns the JSON object of its last line."""
+    import json
+    out = subprocess.run([LMTRAIN] + args, check=True, capture_output=True, text=True, env=env).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def write_section(name, markdown):
+    """Replaces the section between <!-- name:begin --> and <!-- name:end --> in BENCHMARKS.md."""
+    path = os.path.join(ROOT, "BENCHMARKS.md")
+    text = open(path, encoding="utf-8").read() if os.path.exists(path) else "# Benchmarks\n"
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    block = f"{begin}\n{markdown.rstrip()}\n{end}"
+    if begin in text:
+        text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    open(path, "w", encoding="utf-8").write(text)
