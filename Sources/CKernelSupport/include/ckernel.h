@@ -1,8 +1,23 @@
-// What Swift cannot say itself, for the kernels: a prefetch hint.
+// What Swift cannot say itself, for the kernels: prefetch hints, a spin-wait pause and atomics on plain
+// integers (the worker pool's generation counter and barrier), without a package dependency.
 #ifndef LMTRAIN_CKERNEL_H
 #define LMTRAIN_CKERNEL_H
 
+#include <stdint.h>
+
 static inline void lmt_prefetch_write(const void *p) { __builtin_prefetch(p, 1, 3); }
 static inline void lmt_prefetch_read(const void *p) { __builtin_prefetch(p, 0, 3); }
+
+static inline void lmt_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+static inline int64_t lmt_load(const int64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline void lmt_store(int64_t *p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static inline int64_t lmt_add(int64_t *p, int64_t v) { return __atomic_add_fetch(p, v, __ATOMIC_ACQ_REL); }
 
 #endif

@@ -1,0 +1,166 @@
+import CKernelSupport
+import Foundation
+
+/// A persistent pool of worker threads for data-parallel kernels.
+///
+/// `run { tid in … }` runs the body once on every thread (the caller is thread 0) and returns when all are
+/// done. Workers spin for a short while after a job before sleeping, so back-to-back kernel calls (a training
+/// step makes hundreds) do not pay a thread wake-up each: that wake-up is what made small products lose on
+/// two threads. Jobs must not be nested, and one pool serves one caller thread at a time.
+public final class ThreadPool: @unchecked Sendable {
+    public let threadCount: Int
+    private var workers: [Thread] = []
+    // pthread objects live on the heap: `&property` of a class is not guaranteed a stable address.
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    /// Serialises callers: kernels called from several threads at once (parallel tests, say) take turns.
+    private let callerMutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    /// Threads taking part in the current job (barrier size).
+    private var active = 1
+    /// Scratch memory owned by the pool, for kernels that need packing buffers; use it only inside
+    /// `exclusive` (which `run` implies).
+    public let workspace = Workspace()
+    private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    // Counters are heap cells so C atomics can address them stably.
+    private let generation = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
+    private let finished = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
+    private let barrierCount = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
+    private let barrierSense = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
+    private var body: ((Int) -> Void)? = nil
+    private var shuttingDown = false
+    /// Spin iterations before a worker sleeps (~50–100 µs).
+    private let spinLimit = 20_000
+
+    /// The process-wide default pool: one thread per core.
+    nonisolated(unsafe) public static var shared = ThreadPool(threads: ProcessInfo.processInfo.activeProcessorCount)
+
+    public init(threads: Int) {
+        threadCount = max(1, threads)
+        pthread_mutex_init(mutex, nil)
+        // Recursive, so a kernel can hold it across its set-up and its `run`.
+        var attr = pthread_mutexattr_t()
+        pthread_mutexattr_init(&attr)
+        pthread_mutexattr_settype(&attr, Int32(PTHREAD_MUTEX_RECURSIVE))
+        pthread_mutex_init(callerMutex, &attr)
+        pthread_mutexattr_destroy(&attr)
+        pthread_cond_init(cond, nil)
+        for p in [generation, finished, barrierCount, barrierSense] { p.initialize(to: 0) }
+        for tid in 1..<max(threadCount, 1) {
+            let t = Thread { [unowned self] in self.workerLoop(tid) }
+            t.stackSize = 1 << 20
+            workers.append(t)
+            t.start()
+        }
+    }
+
+    deinit {
+        lmt_store(finished, 0)
+        pthread_mutex_lock(mutex)
+        shuttingDown = true
+        lmt_add(generation, 1)
+        pthread_cond_broadcast(cond)
+        pthread_mutex_unlock(mutex)
+        // Each worker counts itself out and touches nothing after that.
+        while lmt_load(finished) != Int64(threadCount - 1) { lmt_pause() }
+        for p in [generation, finished, barrierCount, barrierSense] { p.deallocate() }
+        pthread_cond_destroy(cond)
+        pthread_mutex_destroy(mutex)
+        pthread_mutex_destroy(callerMutex)
+        cond.deallocate(); mutex.deallocate(); callerMutex.deallocate()
+    }
+
+    private func workerLoop(_ tid: Int) {
+        var seen: Int64 = 0
+        while true {
+            var spins = 0
+            while lmt_load(generation) == seen {
+                spins += 1
+                if spins < spinLimit { lmt_pause(); continue }
+                pthread_mutex_lock(mutex)
+                while lmt_load(generation) == seen { pthread_cond_wait(cond, mutex) }
+                pthread_mutex_unlock(mutex)
+            }
+            seen = lmt_load(generation)
+            if shuttingDown { lmt_add(finished, 1); return }
+            if tid < active { body!(tid) }
+            lmt_add(finished, 1)
+        }
+    }
+
+    /// Runs `body` while no other caller can use the pool (or its workspace).
+    public func exclusive<R>(_ body: () throws -> R) rethrows -> R {
+        pthread_mutex_lock(callerMutex)
+        defer { pthread_mutex_unlock(callerMutex) }
+        return try body()
+    }
+
+    /// Runs `body(tid)` for tid in 0..<min(threads, threadCount), concurrently, and waits for all.
+    /// With one thread the body runs on the caller, with no hand-off.
+    public func run(threads: Int = .max, _ body: (Int) -> Void) {
+        pthread_mutex_lock(callerMutex)
+        defer { pthread_mutex_unlock(callerMutex) }
+        active = max(1, min(threads, threadCount))
+        if active == 1 { body(0); return }
+        withoutActuallyEscaping(body) { escapable in
+            self.body = escapable
+            lmt_store(finished, 0)
+            pthread_mutex_lock(mutex)
+            lmt_add(generation, 1)
+            pthread_cond_broadcast(cond)
+            pthread_mutex_unlock(mutex)
+            escapable(0)
+            while lmt_load(finished) != Int64(threadCount - 1) { lmt_pause() }
+            self.body = nil
+        }
+    }
+
+    /// Runs `body(i)` for i in 0..<count, split into contiguous ranges across the threads
+    /// (or on the caller alone when `count` is small, where a hand-off costs more than it saves).
+    public func parallelFor(_ count: Int, minimumPerThread: Int = 1, _ body: (Range<Int>) -> Void) {
+        if count <= 0 { return }
+        let workers = max(1, min(threadCount, count / max(1, minimumPerThread)))
+        run(threads: workers) { tid in
+            let lo = count * tid / workers, hi = count * (tid + 1) / workers
+            if lo < hi { body(lo..<hi) }
+        }
+    }
+
+    /// Waits until every thread of the current `run` has reached the barrier (sense-reversing spin barrier).
+    public func barrier(_ localSense: inout Int64) {
+        localSense = 1 - localSense
+        if lmt_add(barrierCount, 1) == Int64(active) {
+            lmt_store(barrierCount, 0)
+            lmt_store(barrierSense, localSense)
+        } else {
+            while lmt_load(barrierSense) != localSense { lmt_pause() }
+        }
+    }
+
+    /// The barrier sense a thread starts a `run` with.
+    public var currentSense: Int64 { lmt_load(barrierSense) }
+}
+
+/// 64-byte aligned scratch buffers that grow on demand and are kept for the next call, so kernels do not
+/// allocate in steady state.
+public final class Workspace: @unchecked Sendable {
+    private var pointers: [UnsafeMutablePointer<Float>?] = []
+    private var sizes: [Int] = []
+
+    public init() {}
+
+    /// Buffer `slot` with room for at least `count` floats. Slots are the caller's to assign; the pointer
+    /// stays valid until the same slot is asked for with a larger count.
+    public func floats(_ slot: Int, count: Int) -> UnsafeMutablePointer<Float> {
+        while pointers.count <= slot { pointers.append(nil); sizes.append(0) }
+        if let p = pointers[slot], sizes[slot] >= count { return p }
+        if let old = pointers[slot] { free(old) }
+        var raw: UnsafeMutableRawPointer? = nil
+        let rc = posix_memalign(&raw, 64, max(count, 16) * MemoryLayout<Float>.stride)
+        precondition(rc == 0 && raw != nil, "out of memory")
+        let p = raw!.bindMemory(to: Float.self, capacity: count)
+        pointers[slot] = p
+        sizes[slot] = count
+        return p
+    }
+
+    deinit { for case let p? in pointers { free(p) } }
+}

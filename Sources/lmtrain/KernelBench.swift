@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import Kernels
+
+/// Shared options of the kernel benchmarks.
+struct BenchTiming: ParsableArguments {
+    @Option(help: "Worker threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Timed repetitions; the median is reported.") var repeats: Int = 15
+    @Option(help: "Untimed warm-up repetitions.") var warmup: Int = 3
+
+    func validate() throws {
+        if threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if repeats < 1 { throw ValidationError("--repeats must be at least 1") }
+    }
+
+    /// Median seconds of `body` over the repetitions, after the warm-up.
+    func measure(_ body: () -> Void) -> (median: Double, all: [Double]) {
+        for _ in 0..<warmup { body() }
+        var times: [Double] = []
+        for _ in 0..<repeats {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            body()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+        return (median(times), times)
+    }
+}
+
+/// Random floats in [-1, 1) from a seeded generator.
+func randomBuffer(_ count: Int, seed: UInt64) -> UnsafeMutablePointer<Float> {
+    let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+    var g = seed &+ 0x9E37_79B9_7F4A_7C15
+    for i in 0..<count {
+        g = g &* 6364136223846793005 &+ 1442695040888963407
+        p[i] = Float(Int32(truncatingIfNeeded: g >> 32)) / Float(Int32.max)
+    }
+    return p
+}
+
+struct GemmBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "gemm", abstract: "Time C = op(A)·op(B).")
+    @Option var m: Int = 1024
+    @Option var k: Int = 1024
+    @Option var n: Int = 1024
+    @Flag(name: .customLong("transpose-a"), help: "Use Aᵀ (A stored k×m).") var transA = false
+    @Flag(name: .customLong("transpose-b"), help: "Use Bᵀ (B stored n×k).") var transB = false
+    @OptionGroup var timing: BenchTiming
+
+    func validate() throws {
+        if m < 1 || n < 1 || k < 1 { throw ValidationError("--m, --k and --n must be at least 1") }
+    }
+
+    func run() throws {
+        let a = randomBuffer(m * k, seed: 1), b = randomBuffer(k * n, seed: 2), c = randomBuffer(m * n, seed: 3)
+        defer { a.deallocate(); b.deallocate(); c.deallocate() }
+        let pool = ThreadPool(threads: timing.threads)
+        let lda = transA ? m : k, ldb = transB ? k : n
+        let (t, all) = timing.measure {
+            sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb,
+                  beta: 0, c: c, ldc: n, pool: pool)
+        }
+        let flops = 2.0 * Double(m) * Double(n) * Double(k)
+        print(String(format: "{\"kernel\": \"sgemm\", \"m\": %d, \"k\": %d, \"n\": %d, \"transpose_a\": %@, \"transpose_b\": %@, \"threads\": %d, \"seconds\": %.6f, \"gflops\": %.2f, \"gflops_min\": %.2f, \"gflops_max\": %.2f}",
+                     m, k, n, transA ? "true" : "false", transB ? "true" : "false", timing.threads, t, flops / t / 1e9,
+                     flops / all.max()! / 1e9, flops / all.min()! / 1e9))
+    }
+}

@@ -1,0 +1,71 @@
+import Testing
+import Kernels
+
+@Suite struct GemmTests {
+    static let sizes = [1, 7, 33, 257]
+    static let pools = [ThreadPool(threads: 1), ThreadPool(threads: 2), ThreadPool(threads: 3)]
+
+    /// Fast vs naive on every combination of awkward m, n, k, both transposes, padded leading dimensions,
+    /// and α/β ∈ {(1, 0), (0.5, 1), (-2, 0.25)}, with C poisoned (β = 0) or random (β ≠ 0).
+    /// Tolerance: |Δ| ≤ 1e-5·k + 1e-4·|ref|, float32 sums in a different order.
+    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func matchesNaiveOnAwkwardSizes(transA: Bool, transB: Bool) {
+        let seed = freshSeed()
+        var rng = SplitMix64(seed: seed)
+        for m in Self.sizes { for n in Self.sizes { for k in Self.sizes {
+            for (alpha, beta): (Float, Float) in [(1, 0), (0.5, 1), (-2, 0.25)] {
+                let pad = Int.random(in: 0...3, using: &rng)
+                let lda = (transA ? m : k) + pad, ldb = (transB ? k : n) + pad, ldc = n + pad
+                let a = Buffer(random: (transA ? k : m) * lda, &rng)
+                let b = Buffer(random: (transB ? n : k) * ldb, &rng)
+                let c0 = Buffer(random: m * ldc, &rng)
+                let ref = c0.copy()
+                if beta == 0 { ref.poison() }
+                sgemmNaive(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a.p, lda: lda,
+                           b: b.p, ldb: ldb, beta: beta, c: ref.p, ldc: ldc)
+                let pool = Self.pools[Int.random(in: 0..<3, using: &rng)]
+                let c = c0.copy()
+                if beta == 0 { c.poison() }
+                sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a.p, lda: lda,
+                      b: b.p, ldb: ldb, beta: beta, c: c.p, ldc: ldc, pool: pool)
+                // Compare the m×n block only: padding columns are not part of C.
+                var worst: Float = 0
+                for i in 0..<m { for j in 0..<n {
+                    let x = c[i * ldc + j], y = ref[i * ldc + j]
+                    worst = max(worst, x.isNaN || y.isNaN ? .infinity : abs(x - y) / (1e-5 * Float(k) + 1e-4 * abs(y)))
+                }}
+                #expect(worst <= 1, "seed \(seed) m \(m) n \(n) k \(k) α \(alpha) β \(beta) threads \(pool.threadCount): \(worst)")
+                // Padding columns must be untouched.
+                if pad > 0 {
+                    var untouched = true
+                    for i in 0..<m { for j in n..<ldc where c[i * ldc + j] != c0[i * ldc + j] && !(beta == 0) { untouched = false } }
+                    #expect(untouched, "seed \(seed): padding of C was written")
+                }
+            }
+        }}}
+    }
+
+    @Test func largeProductsAcrossBlockBoundaries() {
+        // Crosses KC (256), MC (120) and NC (2048) boundaries with remainders on every side.
+        let seed = freshSeed()
+        var rng = SplitMix64(seed: seed)
+        for (m, n, k) in [(250, 2100, 300), (1000, 40, 513), (3, 4100, 17)] {
+            let a = Buffer(random: m * k, &rng), b = Buffer(random: k * n, &rng)
+            let ref = Buffer(m * n), c = Buffer(m * n)
+            sgemmNaive(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a.p, lda: k, b: b.p, ldb: n, beta: 0, c: ref.p, ldc: n)
+            sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a.p, lda: k, b: b.p, ldb: n, beta: 0, c: c.p, ldc: n, pool: Self.pools[1])
+            #expect(worstError(c, ref, atol: 1e-5 * Float(k), rtol: 1e-4) <= 1, "seed \(seed) \(m)×\(n)×\(k)")
+        }
+    }
+
+    @Test func zeroSizesAreNoOpsAndKZeroScalesC() {
+        var rng = SplitMix64(seed: freshSeed())
+        let a = Buffer(random: 64, &rng), b = Buffer(random: 64, &rng)
+        let c = Buffer(random: 64, &rng), before = c.copy()
+        sgemm(transA: false, transB: false, m: 0, n: 8, k: 8, alpha: 1, a: a.p, lda: 8, b: b.p, ldb: 8, beta: 0, c: c.p, ldc: 8)
+        sgemm(transA: false, transB: false, m: 8, n: 0, k: 8, alpha: 1, a: a.p, lda: 8, b: b.p, ldb: 8, beta: 0, c: c.p, ldc: 8)
+        #expect(c.array == before.array)
+        sgemm(transA: false, transB: false, m: 8, n: 8, k: 0, alpha: 1, a: a.p, lda: 8, b: b.p, ldb: 8, beta: 0.5, c: c.p, ldc: 8)
+        #expect(c.array == before.array.map { $0 * 0.5 })
+    }
+}
