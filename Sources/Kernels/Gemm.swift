@@ -52,11 +52,11 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Flo
     let splitRows = rowBlocks >= 2 * want || rowBlocks >= colSlivers
     pool.exclusive {
     let ws = pool.workspace
-    let packedB = ws.floats(0, count: gemmKC * gemmNC)
+    let packedB = ws.floats(Workspace.Slot.gemmB, count: gemmKC * gemmNC)
     let t = min(want, pool.threadCount)
     // Slot 1: per thread, one packed-A block followed by one edge tile.
     let perThread = gemmMC * gemmKC + gemmMR * gemmNR
-    let packedA = ws.floats(1, count: perThread * pool.threadCount)
+    let packedA = ws.floats(Workspace.Slot.gemmA, count: perThread * pool.threadCount)
     pool.run(threads: t) { tid in
         var sense = pool.currentSense
         let myA = packedA + tid * perThread

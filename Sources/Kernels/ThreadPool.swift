@@ -142,6 +142,10 @@ public final class ThreadPool: @unchecked Sendable {
 /// 64-byte aligned scratch buffers that grow on demand and are kept for the next call, so kernels do not
 /// allocate in steady state.
 public final class Workspace: @unchecked Sendable {
+    /// Slots used by the kernels of this module (callers outside it use slots from `firstFreeSlot`).
+    enum Slot { static let gemmB = 0, gemmA = 1, partials = 2 }
+    public static let firstFreeSlot = 8
+
     private var pointers: [UnsafeMutablePointer<Float>?] = []
     private var sizes: [Int] = []
 
@@ -160,6 +164,11 @@ public final class Workspace: @unchecked Sendable {
         pointers[slot] = p
         sizes[slot] = count
         return p
+    }
+
+    /// Raw bytes in slot `slot` (64-byte aligned), for per-thread partial results of other types.
+    public func bytes(_ slot: Int, count: Int) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(floats(slot, count: (count + 3) / 4))
     }
 
     deinit { for case let p? in pointers { free(p) } }

@@ -1,0 +1,45 @@
+// Vector transcendental functions: libm's expf/tanhf are scalar calls, which would make softmax and GELU
+// ten times slower than their memory traffic.
+
+/// e^x for 8 lanes: Cody–Waite range reduction x = n·ln2 + r, |r| ≤ ln2/2, and Cephes' degree-6 polynomial
+/// (max relative error ≈ 2 ulp on [-87, 88]). Inputs are clamped to [-87.3, 88] (so 2^n stays finite): e^-∞ gives ≈ 1e-38,
+/// not 0, and e^+∞ gives ≈ 1.6e38; callers that need exact zeros (masks) skip those lanes.
+@inline(__always)
+public func vexp(_ xIn: SIMD8<Float>) -> SIMD8<Float> {
+    let x = xIn.clamped(lowerBound: SIMD8(repeating: -87.3), upperBound: SIMD8(repeating: 88.0))
+    let n = (x * 1.442_695_040_888_963_4).rounded(.toNearestOrEven)
+    var r = x.addingProduct(n, SIMD8(repeating: -0.693_359_375))
+    r = r.addingProduct(n, SIMD8(repeating: 2.121_944_4e-4))
+    var p = SIMD8<Float>(repeating: 1.987_569_150_0e-4)
+    p = SIMD8(repeating: 1.398_199_950_7e-3).addingProduct(p, r)
+    p = SIMD8(repeating: 8.333_451_907_3e-3).addingProduct(p, r)
+    p = SIMD8(repeating: 4.166_579_589_4e-2).addingProduct(p, r)
+    p = SIMD8(repeating: 1.666_666_545_9e-1).addingProduct(p, r)
+    p = SIMD8(repeating: 5.000_000_120_1e-1).addingProduct(p, r)
+    let y = (r + 1).addingProduct(p, r * r)
+    let bits = (SIMD8<Int32>(n, rounding: .towardZero) &+ 127) &<< 23
+    return y * unsafeBitCast(bits, to: SIMD8<Float>.self)
+}
+
+/// e^x for one float, with the same arithmetic as `vexp`.
+@inline(__always)
+public func sexp(_ x: Float) -> Float { vexp(SIMD8(repeating: x))[0] }
+
+/// tanh for 8 lanes as 1 − 2/(e^{2u} + 1): exact limits ±1, absolute error ≈ 1e-7.
+@inline(__always)
+public func vtanh(_ u: SIMD8<Float>) -> SIMD8<Float> {
+    1 - 2 / (vexp(u + u) + 1)
+}
+
+/// Horizontal sum and max of 8 lanes.
+@inline(__always) func hsum(_ v: SIMD8<Float>) -> Float { v.sum() }
+@inline(__always) func hmax(_ v: SIMD8<Float>) -> Float { v.max() }
+
+/// Reads 8 floats at p (no alignment needed).
+@inline(__always) func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always) func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+}
