@@ -42,7 +42,7 @@ let package = Package(
 
         // MARK: - Tests
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"], exclude: ["Fixtures"]),
         .testTarget(name: "CLITests", dependencies: []),
     ],
     // Swift 5 mode: kernels share raw pointers with a worker pool, which the Swift 6 checker cannot

@@ -1,0 +1,69 @@
+import Foundation
+
+// Dims legend: count elements, any shape.
+
+/// √(2/π), the tanh-form GELU's constant (GPT-2, PyTorch `approximate='tanh'`).
+let geluScale: Float = 0.797_884_560_802_865_4
+
+/// out = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+public func geluForward(out: UnsafeMutablePointer<Float>,   // [count]
+                        input: UnsafePointer<Float>,       // [count]
+                        count: Int, pool: ThreadPool = .shared) {
+    pool.parallelFor(count, minimumPerThread: 1 << 14) { range in
+        var i = range.lowerBound
+        let c = SIMD8<Float>(repeating: geluScale), k = SIMD8<Float>(repeating: 0.044715), h = SIMD8<Float>(repeating: 0.5)
+        while i + 8 <= range.upperBound {
+            let x = load8(input + i)
+            let u = c * x.addingProduct(k * x, x * x)
+            store8(h * x * (1 + vtanh(u)), out + i)
+            i += 8
+        }
+        while i < range.upperBound {
+            let x = input[i]
+            out[i] = 0.5 * x * (1 + Foundation.tanh(geluScale * (x + 0.044715 * x * x * x)))
+            i += 1
+        }
+    }
+}
+
+/// dinput += dout·GELU'(x), with GELU'(x) = 0.5(1 + t) + 0.5·x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²), t = tanh(u).
+public func geluBackward(dinput: UnsafeMutablePointer<Float>,   // [count], accumulated into
+                         input: UnsafePointer<Float>,           // [count]
+                         dout: UnsafePointer<Float>,            // [count]
+                         count: Int, pool: ThreadPool = .shared) {
+    pool.parallelFor(count, minimumPerThread: 1 << 14) { range in
+        var i = range.lowerBound
+        let c = SIMD8<Float>(repeating: geluScale), k = SIMD8<Float>(repeating: 0.044715), h = SIMD8<Float>(repeating: 0.5)
+        let k3 = SIMD8<Float>(repeating: 3 * 0.044715)
+        while i + 8 <= range.upperBound {
+            let x = load8(input + i)
+            let x2 = x * x
+            // With e = e^{2u}: tanh u = 1 − 2/(e+1) and sech²u = 4e/(e+1)². Computing sech² from e keeps
+            // its relative accuracy where tanh saturates (1 − t² would cancel).
+            let e = vexp(2 * c * x.addingProduct(k * x, x2))
+            let inv = 1 / (e + 1)
+            let t = 1 - 2 * inv
+            let sech2 = 4 * e * inv * inv
+            let d = h * (1 + t) + h * x * sech2 * c * (1 + k3 * x2)
+            store8(load8(dinput + i).addingProduct(d, load8(dout + i)), dinput + i)
+            i += 8
+        }
+        while i < range.upperBound {
+            dinput[i] += dout[i] * geluDerivativeNaive(input[i])
+            i += 1
+        }
+    }
+}
+
+/// Reference GELU (tanh form) in Double.
+public func geluNaive(_ x: Float) -> Float {
+    let d = Double(x)
+    return Float(0.5 * d * (1 + Foundation.tanh(Double(geluScale) * (d + 0.044715 * d * d * d))))
+}
+
+/// Reference derivative of the tanh-form GELU in Double.
+public func geluDerivativeNaive(_ x: Float) -> Float {
+    let d = Double(x), c = Double(geluScale)
+    let t = Foundation.tanh(c * (d + 0.044715 * d * d * d))
+    return Float(0.5 * (1 + t) + 0.5 * d * (1 - t * t) * c * (1 + 3 * 0.044715 * d * d))
+}
