@@ -135,9 +135,9 @@ public func crossEntropy(logits: UnsafeMutablePointer<Float>,          // [rows,
                 var m8 = SIMD8<Float>(repeating: -.infinity), s8 = SIMD8<Float>()
                 var j = 0
                 if style == .prior, let u = prior {
-                    while j + 8 <= V { let v = load8(z + j); m8 = pointwiseMax(m8, v); s8 = s8.addingProduct(v, load8(u + j)); j += 8 }
+                    while j + 8 <= V { let v = load8(z + j); m8 = vmax(m8, v); s8 = s8.addingProduct(v, load8(u + j)); j += 8 }
                 } else {
-                    while j + 8 <= V { let v = load8(z + j); m8 = pointwiseMax(m8, v); s8 += v; j += 8 }
+                    while j + 8 <= V { let v = load8(z + j); m8 = vmax(m8, v); s8 += v; j += 8 }
                 }
                 var m = hmax(m8), sz = hsum(s8)
                 while j < V {
@@ -145,10 +145,14 @@ public func crossEntropy(logits: UnsafeMutablePointer<Float>,          // [rows,
                     sz += style == .prior ? z[j] * prior![j] : z[j]
                     j += 1
                 }
-                // Pass 2 (in cache): Σe^(z−m).
-                let se = rowSumExp(z, V, shift: m, store: nil)
-                let lse = m + Foundation.log(se)
                 let zy = z[y]
+                // Argmax = target: z_y is the max and no earlier element equals it (checked while the row still
+                // holds logits; it reads only up to the first maximum).
+                let isCorrect = zy == m && firstIndex(of: m, in: z, V) == y
+                // Pass 2 (in cache): Σe^(z−m). With a gradient to write, keep e^(z−m) in place of the logits so
+                // pass 3 scales it instead of computing a second exponential.
+                let se = rowSumExp(z, V, shift: m, store: gradScale == nil ? nil : z)
+                let lse = m + Foundation.log(se)
                 let smooth: Float
                 switch style {
                 case .uniform: smooth = off * sz
@@ -163,23 +167,23 @@ public func crossEntropy(logits: UnsafeMutablePointer<Float>,          // [rows,
                 let conf = 1 / se   // e^(max − lse)
                 st.confidence += Double(conf)
                 rowConfidence?[r] = conf
-                if zy == m && firstIndex(of: m, in: z, V) == y { st.correct += 1 }
-                // Pass 3: gradient in place.
+                if isCorrect { st.correct += 1 }
+                // Pass 3: gradient in place, (p − q)·gradScale with p = e^(z−m)/Σ.
                 if let g = gradScale {
-                    let l8 = SIMD8<Float>(repeating: lse), g8 = SIMD8<Float>(repeating: g)
+                    let inv = 1 / se
+                    let i8 = SIMD8<Float>(repeating: inv), g8 = SIMD8<Float>(repeating: g)
                     var j = 0
                     if style == .prior, let u = prior {
                         let e8 = SIMD8<Float>(repeating: off)
-                        while j + 8 <= V { store8((vexp(load8(z + j) - l8) - e8 * load8(u + j)) * g8, z + j); j += 8 }
-                        while j < V { z[j] = (sexp(z[j] - lse) - off * u[j]) * g; j += 1 }
+                        while j + 8 <= V { store8((load8(z + j) * i8 - e8 * load8(u + j)) * g8, z + j); j += 8 }
+                        while j < V { z[j] = (z[j] * inv - off * u[j]) * g; j += 1 }
                     } else {
                         let o8 = SIMD8<Float>(repeating: off)
-                        while j + 8 <= V { store8((vexp(load8(z + j) - l8) - o8) * g8, z + j); j += 8 }
-                        while j < V { z[j] = (sexp(z[j] - lse) - off) * g; j += 1 }
+                        while j + 8 <= V { store8((load8(z + j) * i8 - o8) * g8, z + j); j += 8 }
+                        while j < V { z[j] = (z[j] * inv - off) * g; j += 1 }
                     }
                     // The target's q: onTarget in total (plus ε·u_y for the prior, already subtracted above).
-                    let pY = sexp(zy - lse)
-                    z[y] = (pY - onTarget - (style == .prior ? off * prior![y] : 0)) * g
+                    z[y] = (sexp(zy - lse) - onTarget - (style == .prior ? off * prior![y] : 0)) * g
                 }
             }
             partials[tid] = st

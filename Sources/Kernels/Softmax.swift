@@ -36,7 +36,7 @@ public func logSoftmaxRowsNaive(out: UnsafeMutablePointer<Float>,   // [rows, co
 func rowMax(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
     var m8 = SIMD8<Float>(repeating: -.infinity)
     var j = 0
-    while j + 8 <= n { m8 = pointwiseMax(m8, load8(x + j)); j += 8 }
+    while j + 8 <= n { m8 = vmax(m8, load8(x + j)); j += 8 }
     var m = hmax(m8)
     while j < n { m = max(m, x[j]); j += 1 }
     return m

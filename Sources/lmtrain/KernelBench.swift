@@ -65,3 +65,51 @@ struct GemmBench: ParsableCommand {
                      flops / all.max()! / 1e9, flops / all.min()! / 1e9))
     }
 }
+
+struct SoftmaxBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "softmax", abstract: "Time row softmax (out of place).")
+    @Option var rows: Int = 4096
+    @Option var cols: Int = 8192
+    @Flag(help: "Log-softmax instead.") var log = false
+    @OptionGroup var timing: BenchTiming
+
+    func run() throws {
+        let x = randomBuffer(rows * cols, seed: 4), y = randomBuffer(rows * cols, seed: 5)
+        defer { x.deallocate(); y.deallocate() }
+        let pool = ThreadPool(threads: timing.threads)
+        let (t, _) = timing.measure {
+            if log { logSoftmaxRows(out: y, input: x, rows: rows, cols: cols, pool: pool) }
+            else { softmaxRows(out: y, input: x, rows: rows, cols: cols, pool: pool) }
+        }
+        let bytes = 2.0 * Double(rows * cols * 4)
+        print(String(format: "{\"kernel\": \"%@\", \"rows\": %d, \"cols\": %d, \"threads\": %d, \"ms\": %.3f, \"gb_per_s\": %.2f}",
+                     log ? "log_softmax" : "softmax", rows, cols, timing.threads, t * 1e3, bytes / t / 1e9))
+    }
+}
+
+struct CrossEntropyBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cross-entropy",
+        abstract: "Time the fused label-smoothed cross-entropy, forward + gradient in place.")
+    @Option var rows: Int = 4096
+    @Option var vocab: Int = 8192
+    @Option var smoothing: Float = 0.1
+    @OptionGroup var timing: BenchTiming
+
+    func run() throws {
+        let src = randomBuffer(rows * vocab, seed: 6), z = UnsafeMutablePointer<Float>.allocate(capacity: rows * vocab)
+        defer { src.deallocate(); z.deallocate() }
+        let targets = (0..<rows).map { Int32(($0 * 7919) % vocab) }
+        let pool = ThreadPool(threads: timing.threads)
+        // The copy restoring the logits is timed separately and subtracted: the kernel overwrites its input.
+        let (tc, _) = timing.measure { z.update(from: src, count: rows * vocab) }
+        let (t, _) = timing.measure {
+            z.update(from: src, count: rows * vocab)
+            _ = crossEntropy(logits: z, targets: targets, rows: rows, vocab: vocab, smoothing: smoothing,
+                             gradScale: 1 / Float(rows), pool: pool)
+        }
+        let kernel = max(t - tc, 1e-9)
+        let bytes = 2.0 * Double(rows * vocab * 4)
+        print(String(format: "{\"kernel\": \"cross_entropy\", \"rows\": %d, \"vocab\": %d, \"threads\": %d, \"ms\": %.3f, \"gb_per_s\": %.2f}",
+                     rows, vocab, timing.threads, kernel * 1e3, bytes / kernel / 1e9))
+    }
+}
