@@ -7,6 +7,12 @@ let kernelFlags: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked", "-target-cpu", "haswell"]),
 ]
 
+// The AVX-512 micro-kernel lives in its own module so only it is compiled for AVX-512; it is called after a
+// CPUID check, so the binary still runs on AVX2-only CPUs.
+let avx512Flags: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-target-cpu", "skylake-avx512"]),
+]
+
 let package = Package(
     name: "lmtrain",
     platforms: [.macOS(.v13)],
@@ -29,7 +35,8 @@ let package = Package(
 
         // MARK: - Libraries
         .target(name: "Tokenizer", dependencies: ["CICU"]),
-        .target(name: "Kernels", dependencies: ["CKernelSupport"], swiftSettings: kernelFlags),
+        .target(name: "KernelsAVX512", dependencies: ["CKernelSupport"], swiftSettings: avx512Flags),
+        .target(name: "Kernels", dependencies: ["CKernelSupport", "KernelsAVX512"], swiftSettings: kernelFlags),
 
         // MARK: - Executables
         .executableTarget(

@@ -1,4 +1,6 @@
 import CKernelSupport
+import Foundation
+import KernelsAVX512
 
 // Dims legend: C is m×n, op(A) is m×k, op(B) is k×n; all row-major with leading dimensions (row strides)
 // lda, ldb, ldc. op(X) = X, or Xᵀ when trans is set (then X is stored k×m or n×k).
@@ -22,104 +24,138 @@ public func sgemmNaive(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha
     }
 }
 
-/// Blocking for Zen 3 (L1d 32 KiB, L2 512 KiB): a KC×NR sliver of B (16 KiB) stays in L1, an MC×KC block
-/// of A (120 KiB) in L2, a KC×NC panel of B (2 MiB) in L3.
-let gemmMR = 6, gemmNR = 16
-let gemmKC = 256, gemmMC = 120, gemmNC = 2048
+/// A register-tile micro-kernel and the cache blocking that suits it.
+/// The kernel computes C[mr×nr] = α·Σ_p a[p]ᵀ·b[p] + β·C over packed slivers a: [kc, mr], b: [kc, nr].
+public struct GemmKernel: Sendable {
+    public let name: String
+    public let mr: Int, nr: Int
+    /// Block sizes: a kc×nr sliver of B stays in L1, an mc×kc block of A in L2, a kc×nc panel of B in L3.
+    let mc: Int, kc: Int, nc: Int
+    let micro: @Sendable (Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Float, Float) -> Void
+
+    /// 6×16 with twelve 8-wide accumulators: AVX2 + FMA, the x86-64 baseline lmtrain needs.
+    /// Blocking for 32 KiB L1d / 512 KiB L2 (Zen 3): 16 KiB B sliver, 120 KiB A block, 2 MiB B panel.
+    public static let avx2 = GemmKernel(name: "avx2-6x16", mr: 6, nr: 16, mc: 120, kc: 256, nc: 2048) {
+        microKernel6x16(kc: $0, a: $1, b: $2, c: $3, ldc: $4, alpha: $5, beta: $6)
+    }
+    /// 12×32 with twenty-four 16-wide accumulators, where the CPU has AVX-512F (nil elsewhere).
+    /// Blocking for ≥ 48 KiB L1d / ≥ 1 MiB L2: 32 KiB B sliver, 288 KiB A block, 4 MiB B panel.
+    public static let avx512: GemmKernel? = lmt_cpu_has_avx512f() != 0
+        ? GemmKernel(name: "avx512-12x32", mr: 12, nr: 32, mc: 288, kc: 256, nc: 4096) {
+            microKernel12x32(kc: $0, a: $1, b: $2, c: $3, ldc: $4, alpha: $5, beta: $6)
+        } : nil
+    /// The fastest kernel this CPU runs; LMTRAIN_GEMM_KERNEL=avx2 forces the portable one.
+    public static let best: GemmKernel = {
+        if let env = getenv("LMTRAIN_GEMM_KERNEL"), String(cString: env) == "avx2" { return .avx2 }
+        return avx512 ?? avx2
+    }()
+    /// Every kernel this CPU can run (tests check each against the naive product).
+    public static var available: [GemmKernel] { [avx2] + (avx512.map { [$0] } ?? []) }
+}
 
 /// Products smaller than this many multiply-adds run on one thread: a hand-off costs more than it saves.
 let gemmParallelThreshold = 48 * 48 * 48
 
 /// Blocked SGEMM in the BLIS/GotoBLAS style: C = α·op(A)·op(B) + β·C.
-/// Packs B into KC×NR slivers and A into MR×KC slivers (zero-padded at the edges), then a 6×16 register
-/// tile micro-kernel (twelve 8-wide accumulators, AVX2 + FMA) runs over them. Threads share each packed B
-/// panel and split the rows of C (or, when C has few rows, its columns). β = 0 never reads C.
+/// Packs B into kc×NR slivers and A into MR×kc slivers (zero-padded at the edges), then a register-tile
+/// micro-kernel runs over them. Threads share each packed B panel and claim blocks of rows of C (or, when C
+/// has few rows, chunks of its columns) from a shared queue. β = 0 never reads C.
 public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                   a: UnsafePointer<Float>, lda: Int,   // [m, k], or [k, m] if transA
                   b: UnsafePointer<Float>, ldb: Int,   // [k, n], or [n, k] if transB
                   beta: Float,
                   c: UnsafeMutablePointer<Float>, ldc: Int,   // [m, n]
-                  pool: ThreadPool = .shared, threads: Int = .max) {
+                  pool: ThreadPool = .shared, threads: Int = .max, kernel: GemmKernel = .best) {
     if m == 0 || n == 0 { return }
     if k == 0 || alpha == 0 {
         scaleC(m: m, n: n, beta: beta, c: c, ldc: ldc)
         return
     }
-    let want = m * n * k < gemmParallelThreshold ? 1 : min(threads, pool.threadCount)
-    let rowBlocks = (m + gemmMR - 1) / gemmMR
-    let colSlivers = (n + gemmNR - 1) / gemmNR
-    // Split rows when every thread gets at least two row slivers; otherwise split columns.
-    let splitRows = rowBlocks >= 2 * want || rowBlocks >= colSlivers
+    let MR = kernel.mr, NR = kernel.nr, MC = kernel.mc, KC = kernel.kc, NC = kernel.nc
+    let t = m * n * k < gemmParallelThreshold ? 1 : min(threads, pool.threadCount)
+    let rowBlocks = (m + MR - 1) / MR
+    let micro = kernel.micro
     pool.exclusive {
-    let ws = pool.workspace
-    let packedB = ws.floats(Workspace.Slot.gemmB, count: gemmKC * gemmNC)
-    let t = min(want, pool.threadCount)
-    // Slot 1: per thread, one packed-A block followed by one edge tile.
-    let perThread = gemmMC * gemmKC + gemmMR * gemmNR
-    let packedA = ws.floats(Workspace.Slot.gemmA, count: perThread * pool.threadCount)
-    pool.run(threads: t) { tid in
-        var sense = pool.currentSense
-        let myA = packedA + tid * perThread
-        let tile = myA + gemmMC * gemmKC
-        var jc = 0
-        while jc < n {
-            let nc = min(gemmNC, n - jc)
-            let slivers = (nc + gemmNR - 1) / gemmNR
-            var pc = 0
-            while pc < k {
-                let kc = min(gemmKC, k - pc)
-                // Pack this panel of B together: thread tid takes a contiguous share of the slivers.
-                let s0 = slivers * tid / t, s1 = slivers * (tid + 1) / t
-                for s in s0..<s1 {
-                    packBSliver(transB: transB, b: b, ldb: ldb, p0: pc, j0: jc + s * gemmNR,
-                                kc: kc, nr: min(gemmNR, nc - s * gemmNR), dst: packedB + s * kc * gemmNR)
-                }
-                pool.barrier(&sense)
-                let betaHere: Float = pc == 0 ? beta : 1
-                let (r0, r1, q0, q1): (Int, Int, Int, Int)
-                if splitRows {
-                    r0 = rowBlocks * tid / t * gemmMR; r1 = min(m, rowBlocks * (tid + 1) / t * gemmMR)
-                    q0 = 0; q1 = slivers
-                } else {
-                    r0 = 0; r1 = m
-                    q0 = slivers * tid / t; q1 = slivers * (tid + 1) / t
-                }
-                var ic = r0
-                while ic < r1 {
-                    let mc = min(gemmMC, r1 - ic)
-                    packABlock(transA: transA, a: a, lda: lda, i0: ic, p0: pc, mc: mc, kc: kc, dst: myA)
-                    for q in q0..<q1 {
-                        let j = jc + q * gemmNR
-                        let nr = min(gemmNR, n - j)
-                        let bp = packedB + q * kc * gemmNR
-                        var ir = 0
-                        while ir < mc {
-                            let mr = min(gemmMR, mc - ir)
-                            let ap = myA + (ir / gemmMR) * kc * gemmMR
-                            let cp = c + (ic + ir) * ldc + j
-                            if mr == gemmMR && nr == gemmNR {
-                                microKernel6x16(kc: kc, a: ap, b: bp, c: cp, ldc: ldc, alpha: alpha, beta: betaHere)
-                            } else {
-                                microKernel6x16(kc: kc, a: ap, b: bp, c: tile, ldc: gemmNR, alpha: alpha, beta: 0)
-                                for r in 0..<mr {
-                                    for cc in 0..<nr {
-                                        let v = tile[r * gemmNR + cc]
-                                        cp[r * ldc + cc] = betaHere == 0 ? v : v + betaHere * cp[r * ldc + cc]
+        let ws = pool.workspace
+        let packedB = ws.floats(Workspace.Slot.gemmB, count: KC * NC)
+        // Per thread: one packed-A block followed by one edge tile.
+        let perThread = MC * KC + MR * NR
+        let packedA = ws.floats(Workspace.Slot.gemmA, count: perThread * pool.threadCount)
+        pool.run(threads: t) { tid in
+            var sense = pool.currentSense
+            let myA = packedA + tid * perThread
+            let tile = myA + MC * KC
+            var claimed = 0   // items of the shared queue consumed by all threads in earlier panels
+            var jc = 0
+            while jc < n {
+                let nc = min(NC, n - jc)
+                let slivers = (nc + NR - 1) / NR
+                // Work items of this panel: blocks of rows (all its columns), or, when C has too few rows to
+                // keep every thread busy, chunks of columns (all rows). Several items per thread, claimed
+                // dynamically, so an uneven or preempted thread does not hold the others at the barrier.
+                let byRows = rowBlocks >= 4 * t || rowBlocks >= slivers
+                let rowsPerItem = byRows ? min(MC, max(MR, (rowBlocks + 4 * t - 1) / (4 * t) * MR)) : m
+                let rowItems = (m + rowsPerItem - 1) / rowsPerItem
+                let sliversPerItem = byRows ? slivers : max(1, (slivers + 4 * t - 1) / (4 * t))
+                let colItems = (slivers + sliversPerItem - 1) / sliversPerItem
+                let items = rowItems * colItems
+                var pc = 0
+                while pc < k {
+                    let kc = min(KC, k - pc)
+                    // Pack this panel of B together: thread tid takes a contiguous share of the slivers.
+                    let s0 = slivers * tid / t, s1 = slivers * (tid + 1) / t
+                    for s in s0..<s1 {
+                        packBSliver(transB: transB, b: b, ldb: ldb, p0: pc, j0: jc + s * NR,
+                                    kc: kc, nr: min(NR, nc - s * NR), NR: NR, dst: packedB + s * kc * NR)
+                    }
+                    pool.barrier(&sense)
+                    let betaHere: Float = pc == 0 ? beta : 1
+                    while true {
+                        // Every thread overshoots the queue exactly once per panel, so the next panel's items
+                        // start at `claimed + items + t`.
+                        let item = t == 1 ? claimed : pool.claimWorkItem() - claimed
+                        if t == 1 { claimed += 1 }
+                        if item >= items { break }
+                        let r0 = (item / colItems) * rowsPerItem, r1 = min(m, r0 + rowsPerItem)
+                        let q0 = (item % colItems) * sliversPerItem, q1 = min(slivers, q0 + sliversPerItem)
+                        var ic = r0
+                        while ic < r1 {
+                            let mc = min(MC, r1 - ic)
+                            packABlock(transA: transA, a: a, lda: lda, i0: ic, p0: pc, mc: mc, kc: kc, MR: MR, dst: myA)
+                            for q in q0..<q1 {
+                                let j = jc + q * NR
+                                let nr = min(NR, n - j)
+                                let bp = packedB + q * kc * NR
+                                var ir = 0
+                                while ir < mc {
+                                    let mr = min(MR, mc - ir)
+                                    let ap = myA + (ir / MR) * kc * MR
+                                    let cp = c + (ic + ir) * ldc + j
+                                    if mr == MR && nr == NR {
+                                        micro(kc, ap, bp, cp, ldc, alpha, betaHere)
+                                    } else {
+                                        micro(kc, ap, bp, tile, NR, alpha, 0)
+                                        for r in 0..<mr {
+                                            for cc in 0..<nr {
+                                                let v = tile[r * NR + cc]
+                                                cp[r * ldc + cc] = betaHere == 0 ? v : v + betaHere * cp[r * ldc + cc]
+                                            }
+                                        }
                                     }
+                                    ir += MR
                                 }
                             }
-                            ir += gemmMR
+                            ic += mc
                         }
                     }
-                    ic += mc
+                    if t == 1 { claimed = 0 } else { claimed += items + t }
+                    // The next panel overwrites packed B: wait until everyone is done with this one.
+                    pool.barrier(&sense)
+                    pc += kc
                 }
-                // The next panel overwrites packed B: wait until everyone is done with this one.
-                pool.barrier(&sense)
-                pc += kc
+                jc += nc
             }
-            jc += nc
         }
-    }
     }
 }
 
@@ -130,29 +166,29 @@ func scaleC(m: Int, n: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: In
     }
 }
 
-/// Packs op(B)[p0..<p0+kc, j0..<j0+nr] as kc rows of NR floats (zero-padded past nr).
+/// Packs op(B)[p0..<p0+kc, j0..<j0+nr] as kc rows of NR floats (zero-padded past nr). NR is a multiple of 8.
 @inline(__always)
-func packBSliver(transB: Bool, b: UnsafePointer<Float>, ldb: Int, p0: Int, j0: Int, kc: Int, nr: Int,
+func packBSliver(transB: Bool, b: UnsafePointer<Float>, ldb: Int, p0: Int, j0: Int, kc: Int, nr: Int, NR: Int,
                  dst: UnsafeMutablePointer<Float>) {   // [kc, NR]
-    if !transB && nr == gemmNR {
+    if !transB && nr == NR {
         for p in 0..<kc {
-            let src = UnsafeRawPointer(b + (p0 + p) * ldb + j0)
-            let d = UnsafeMutableRawPointer(dst + p * gemmNR)
-            d.storeBytes(of: src.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
-            d.storeBytes(of: src.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+            let src = b + (p0 + p) * ldb + j0
+            let d = dst + p * NR
+            var j = 0
+            while j < NR { store8(load8(src + j), d + j); j += 8 }
         }
     } else if !transB {
         for p in 0..<kc {
-            for j in 0..<gemmNR { dst[p * gemmNR + j] = j < nr ? b[(p0 + p) * ldb + j0 + j] : 0 }
+            for j in 0..<NR { dst[p * NR + j] = j < nr ? b[(p0 + p) * ldb + j0 + j] : 0 }
         }
     } else {
         // Bᵀ: column j of op(B) is row j of B, contiguous along p.
-        for j in 0..<gemmNR {
+        for j in 0..<NR {
             if j < nr {
                 let src = b + (j0 + j) * ldb + p0
-                for p in 0..<kc { dst[p * gemmNR + j] = src[p] }
+                for p in 0..<kc { dst[p * NR + j] = src[p] }
             } else {
-                for p in 0..<kc { dst[p * gemmNR + j] = 0 }
+                for p in 0..<kc { dst[p * NR + j] = 0 }
             }
         }
     }
@@ -160,29 +196,29 @@ func packBSliver(transB: Bool, b: UnsafePointer<Float>, ldb: Int, p0: Int, j0: I
 
 /// Packs op(A)[i0..<i0+mc, p0..<p0+kc] as ceil(mc/MR) slivers of kc columns of MR floats (zero-padded).
 @inline(__always)
-func packABlock(transA: Bool, a: UnsafePointer<Float>, lda: Int, i0: Int, p0: Int, mc: Int, kc: Int,
+func packABlock(transA: Bool, a: UnsafePointer<Float>, lda: Int, i0: Int, p0: Int, mc: Int, kc: Int, MR: Int,
                 dst: UnsafeMutablePointer<Float>) {   // [ceil(mc/MR), kc, MR]
     var ir = 0
     while ir < mc {
-        let mr = min(gemmMR, mc - ir)
-        let d = dst + (ir / gemmMR) * kc * gemmMR
+        let mr = min(MR, mc - ir)
+        let d = dst + (ir / MR) * kc * MR
         if transA {
             // Aᵀ: row i of op(A) is column i of A; MR consecutive i are contiguous.
             for p in 0..<kc {
                 let src = a + (p0 + p) * lda + i0 + ir
-                for r in 0..<gemmMR { d[p * gemmMR + r] = r < mr ? src[r] : 0 }
+                for r in 0..<MR { d[p * MR + r] = r < mr ? src[r] : 0 }
             }
         } else {
-            for r in 0..<gemmMR {
+            for r in 0..<MR {
                 if r < mr {
                     let src = a + (i0 + ir + r) * lda + p0
-                    for p in 0..<kc { d[p * gemmMR + r] = src[p] }
+                    for p in 0..<kc { d[p * MR + r] = src[p] }
                 } else {
-                    for p in 0..<kc { d[p * gemmMR + r] = 0 }
+                    for p in 0..<kc { d[p * MR + r] = 0 }
                 }
             }
         }
-        ir += gemmMR
+        ir += MR
     }
 }
 
@@ -191,7 +227,7 @@ func packABlock(transA: Bool, a: UnsafePointer<Float>, lda: Int, i0: Int, p0: In
 @inline(__always)
 func microKernel6x16(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                      c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float) {
-    for r in 0..<gemmMR { lmt_prefetch_write(c + r * ldc) }
+    for r in 0..<6 { lmt_prefetch_write(c + r * ldc) }
     var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
     var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
     var c40 = SIMD8<Float>(), c41 = SIMD8<Float>(), c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
@@ -212,8 +248,8 @@ func microKernel6x16(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
         c40 = c40.addingProduct(av, b0); c41 = c41.addingProduct(av, b1)
         av = SIMD8<Float>(repeating: pa[5])
         c50 = c50.addingProduct(av, b0); c51 = c51.addingProduct(av, b1)
-        pa += gemmMR
-        pb += gemmNR * MemoryLayout<Float>.stride
+        pa += 6
+        pb += 16 * MemoryLayout<Float>.stride
     }
     @inline(__always) func store(_ row: Int, _ v0: SIMD8<Float>, _ v1: SIMD8<Float>) {
         let p = UnsafeMutableRawPointer(c + row * ldc)

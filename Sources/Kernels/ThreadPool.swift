@@ -25,6 +25,7 @@ public final class ThreadPool: @unchecked Sendable {
     private let finished = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
     private let barrierCount = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
     private let barrierSense = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
+    private let workCounter = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
     private var body: ((Int) -> Void)? = nil
     private var shuttingDown = false
     /// Spin iterations before a worker sleeps (~50–100 µs).
@@ -43,7 +44,7 @@ public final class ThreadPool: @unchecked Sendable {
         pthread_mutex_init(callerMutex, &attr)
         pthread_mutexattr_destroy(&attr)
         pthread_cond_init(cond, nil)
-        for p in [generation, finished, barrierCount, barrierSense] { p.initialize(to: 0) }
+        for p in [generation, finished, barrierCount, barrierSense, workCounter] { p.initialize(to: 0) }
         for tid in 1..<max(threadCount, 1) {
             let t = Thread { [unowned self] in self.workerLoop(tid) }
             t.stackSize = 1 << 20
@@ -61,7 +62,7 @@ public final class ThreadPool: @unchecked Sendable {
         pthread_mutex_unlock(mutex)
         // Each worker counts itself out and touches nothing after that.
         while lmt_load(finished) != Int64(threadCount - 1) { lmt_pause() }
-        for p in [generation, finished, barrierCount, barrierSense] { p.deallocate() }
+        for p in [generation, finished, barrierCount, barrierSense, workCounter] { p.deallocate() }
         pthread_cond_destroy(cond)
         pthread_mutex_destroy(mutex)
         pthread_mutex_destroy(callerMutex)
@@ -99,6 +100,7 @@ public final class ThreadPool: @unchecked Sendable {
         pthread_mutex_lock(callerMutex)
         defer { pthread_mutex_unlock(callerMutex) }
         active = max(1, min(threads, threadCount))
+        lmt_store(workCounter, 0)
         if active == 1 { body(0); return }
         withoutActuallyEscaping(body) { escapable in
             self.body = escapable
@@ -134,6 +136,11 @@ public final class ThreadPool: @unchecked Sendable {
             while lmt_load(barrierSense) != localSense { lmt_pause() }
         }
     }
+
+    /// Claims the next item of a shared work queue: 0, 1, 2, … across all threads of the current `run`
+    /// (the counter starts at 0 with each `run`). Dynamic scheduling: a thread slowed down (a preempted vCPU,
+    /// say) simply claims fewer items instead of making the others wait at the next barrier.
+    public func claimWorkItem() -> Int { Int(lmt_add(workCounter, 1) - 1) }
 
     /// The barrier sense a thread starts a `run` with.
     public var currentSense: Int64 { lmt_load(barrierSense) }

@@ -60,8 +60,8 @@ struct GemmBench: ParsableCommand {
                   beta: 0, c: c, ldc: n, pool: pool)
         }
         let flops = 2.0 * Double(m) * Double(n) * Double(k)
-        print(String(format: "{\"kernel\": \"sgemm\", \"m\": %d, \"k\": %d, \"n\": %d, \"transpose_a\": %@, \"transpose_b\": %@, \"threads\": %d, \"seconds\": %.6f, \"gflops\": %.2f, \"gflops_min\": %.2f, \"gflops_max\": %.2f}",
-                     m, k, n, transA ? "true" : "false", transB ? "true" : "false", timing.threads, t, flops / t / 1e9,
+        print(String(format: "{\"kernel\": \"sgemm\", \"kernel_variant\": \"%@\", \"m\": %d, \"k\": %d, \"n\": %d, \"transpose_a\": %@, \"transpose_b\": %@, \"threads\": %d, \"seconds\": %.6f, \"gflops\": %.2f, \"gflops_min\": %.2f, \"gflops_max\": %.2f}",
+                     GemmKernel.best.name, m, k, n, transA ? "true" : "false", transB ? "true" : "false", timing.threads, t, flops / t / 1e9,
                      flops / all.max()! / 1e9, flops / all.min()! / 1e9))
     }
 }

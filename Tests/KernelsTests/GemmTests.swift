@@ -5,6 +5,13 @@ import Kernels
     static let sizes = [1, 7, 33, 257]
     static let pools = [ThreadPool(threads: 1), ThreadPool(threads: 2), ThreadPool(threads: 3)]
 
+    @Test func everyKernelThisCPURunsIsTested() {
+        // On an AVX-512 machine both micro-kernels must be exercised (the random choice above covers each
+        // over the 324 products of a run with overwhelming probability).
+        #expect(GemmKernel.available.count == (GemmKernel.avx512 == nil ? 1 : 2))
+        #expect(GemmKernel.available.contains { $0.name == GemmKernel.best.name })
+    }
+
     /// Fast vs naive on every combination of awkward m, n, k, both transposes, padded leading dimensions,
     /// and α/β ∈ {(1, 0), (0.5, 1), (-2, 0.25)}, with C poisoned (β = 0) or random (β ≠ 0).
     /// Tolerance: |Δ| ≤ 1e-5·k + 1e-4·|ref|, float32 sums in a different order.
@@ -24,17 +31,18 @@ import Kernels
                 sgemmNaive(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a.p, lda: lda,
                            b: b.p, ldb: ldb, beta: beta, c: ref.p, ldc: ldc)
                 let pool = Self.pools[Int.random(in: 0..<3, using: &rng)]
+                let kernel = GemmKernel.available[Int.random(in: 0..<GemmKernel.available.count, using: &rng)]
                 let c = c0.copy()
                 if beta == 0 { c.poison() }
                 sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a.p, lda: lda,
-                      b: b.p, ldb: ldb, beta: beta, c: c.p, ldc: ldc, pool: pool)
+                      b: b.p, ldb: ldb, beta: beta, c: c.p, ldc: ldc, pool: pool, kernel: kernel)
                 // Compare the m×n block only: padding columns are not part of C.
                 var worst: Float = 0
                 for i in 0..<m { for j in 0..<n {
                     let x = c[i * ldc + j], y = ref[i * ldc + j]
                     worst = max(worst, x.isNaN || y.isNaN ? .infinity : abs(x - y) / (1e-5 * Float(k) + 1e-4 * abs(y)))
                 }}
-                #expect(worst <= 1, "seed \(seed) m \(m) n \(n) k \(k) α \(alpha) β \(beta) threads \(pool.threadCount): \(worst)")
+                #expect(worst <= 1, "seed \(seed) m \(m) n \(n) k \(k) α \(alpha) β \(beta) threads \(pool.threadCount) kernel \(kernel.name): \(worst)")
                 // Padding columns must be untouched.
                 if pad > 0 {
                     var untouched = true
@@ -49,12 +57,15 @@ import Kernels
         // Crosses KC (256), MC (120) and NC (2048) boundaries with remainders on every side.
         let seed = freshSeed()
         var rng = SplitMix64(seed: seed)
-        for (m, n, k) in [(250, 2100, 300), (1000, 40, 513), (3, 4100, 17)] {
-            let a = Buffer(random: m * k, &rng), b = Buffer(random: k * n, &rng)
-            let ref = Buffer(m * n), c = Buffer(m * n)
-            sgemmNaive(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a.p, lda: k, b: b.p, ldb: n, beta: 0, c: ref.p, ldc: n)
-            sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a.p, lda: k, b: b.p, ldb: n, beta: 0, c: c.p, ldc: n, pool: Self.pools[1])
-            #expect(worstError(c, ref, atol: 1e-5 * Float(k), rtol: 1e-4) <= 1, "seed \(seed) \(m)×\(n)×\(k)")
+        for kernel in GemmKernel.available {
+            for (m, n, k) in [(250, 4200, 300), (1000, 40, 513), (3, 4100, 17)] {
+                let a = Buffer(random: m * k, &rng), b = Buffer(random: k * n, &rng)
+                let ref = Buffer(m * n), c = Buffer(m * n)
+                sgemmNaive(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a.p, lda: k, b: b.p, ldb: n, beta: 0, c: ref.p, ldc: n)
+                sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a.p, lda: k, b: b.p, ldb: n, beta: 0, c: c.p, ldc: n,
+                      pool: Self.pools[1], kernel: kernel)
+                #expect(worstError(c, ref, atol: 1e-5 * Float(k), rtol: 1e-4) <= 1, "seed \(seed) \(m)×\(n)×\(k) \(kernel.name)")
+            }
         }
     }
 
