@@ -13,20 +13,25 @@ public func causalSoftmaxForward(probs: UnsafeMutablePointer<Float>,   // [H, Tq
     pool.parallelFor(H * Tq, minimumPerThread: max(1, 8192 / max(Tk, 1))) { range in
         for row in range {
             let i = row % Tq
-            let x = scores + row * Tk, y = probs + row * Tk
-            let visible = causal ? min(Tk, i + offset + 1) : Tk
-            // max of scale·x = scale·max(x) for scale > 0.
-            let m = rowMax(x, visible) * scale
-            let s8 = SIMD8<Float>(repeating: scale), m8 = SIMD8<Float>(repeating: m)
-            var acc = SIMD8<Float>()
-            var j = 0
-            while j + 8 <= visible { let e = vexp(load8(x + j) * s8 - m8); store8(e, y + j); acc += e; j += 8 }
-            var s = hsum(acc)
-            while j < visible { let e = sexp(x[j] * scale - m); y[j] = e; s += e; j += 1 }
-            rowScale(y, visible, 1 / s)
-            if visible < Tk { (y + visible).update(repeating: 0, count: Tk - visible) }
+            causalSoftmaxRow(y: probs + row * Tk, x: scores + row * Tk, Tk: Tk,
+                             visible: causal ? min(Tk, i + offset + 1) : Tk, scale: scale)
         }
     }
+}
+
+/// One row of `causalSoftmaxForward`: softmax(scale·x) over the first `visible` entries, zeros after.
+@inline(__always)
+func causalSoftmaxRow(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, Tk: Int, visible: Int, scale: Float) {
+    // max of scale·x = scale·max(x) for scale > 0.
+    let m = rowMax(x, visible) * scale
+    let s8 = SIMD8<Float>(repeating: scale), m8 = SIMD8<Float>(repeating: m)
+    var acc = SIMD8<Float>()
+    var j = 0
+    while j + 8 <= visible { let e = vexp(load8(x + j) * s8 - m8); store8(e, y + j); acc += e; j += 8 }
+    var s = hsum(acc)
+    while j < visible { let e = sexp(x[j] * scale - m); y[j] = e; s += e; j += 1 }
+    rowScale(y, visible, 1 / s)
+    if visible < Tk { (y + visible).update(repeating: 0, count: Tk - visible) }
 }
 
 /// dscores = scale·P ⊙ (dP − Σ_j dP⊙P) per row (zero where masked). In place over dprobs is allowed.
@@ -38,20 +43,26 @@ public func causalSoftmaxBackward(dscores: UnsafeMutablePointer<Float>,   // [H,
     pool.parallelFor(H * Tq, minimumPerThread: max(1, 8192 / max(Tk, 1))) { range in
         for row in range {
             let i = row % Tq
-            let p = probs + row * Tk, dp = dprobs + row * Tk, ds = dscores + row * Tk
-            let visible = causal ? min(Tk, i + offset + 1) : Tk
-            var d8 = SIMD8<Float>()
-            var j = 0
-            while j + 8 <= visible { d8 = d8.addingProduct(load8(p + j), load8(dp + j)); j += 8 }
-            var dot = hsum(d8)
-            while j < visible { dot += p[j] * dp[j]; j += 1 }
-            let dot8 = SIMD8<Float>(repeating: dot), s8 = SIMD8<Float>(repeating: scale)
-            j = 0
-            while j + 8 <= visible { store8(s8 * load8(p + j) * (load8(dp + j) - dot8), ds + j); j += 8 }
-            while j < visible { ds[j] = scale * p[j] * (dp[j] - dot); j += 1 }
-            if visible < Tk { (ds + visible).update(repeating: 0, count: Tk - visible) }
+            causalSoftmaxBackwardRow(ds: dscores + row * Tk, dp: dprobs + row * Tk, p: probs + row * Tk, Tk: Tk,
+                                     visible: causal ? min(Tk, i + offset + 1) : Tk, scale: scale)
         }
     }
+}
+
+/// One row of `causalSoftmaxBackward`.
+@inline(__always)
+func causalSoftmaxBackwardRow(ds: UnsafeMutablePointer<Float>, dp: UnsafePointer<Float>, p: UnsafePointer<Float>,
+                              Tk: Int, visible: Int, scale: Float) {
+    var d8 = SIMD8<Float>()
+    var j = 0
+    while j + 8 <= visible { d8 = d8.addingProduct(load8(p + j), load8(dp + j)); j += 8 }
+    var dot = hsum(d8)
+    while j < visible { dot += p[j] * dp[j]; j += 1 }
+    let dot8 = SIMD8<Float>(repeating: dot), s8 = SIMD8<Float>(repeating: scale)
+    j = 0
+    while j + 8 <= visible { store8(s8 * load8(p + j) * (load8(dp + j) - dot8), ds + j); j += 8 }
+    while j < visible { ds[j] = scale * p[j] * (dp[j] - dot); j += 1 }
+    if visible < Tk { (ds + visible).update(repeating: 0, count: Tk - visible) }
 }
 
 /// Reference: explicit mask, Double softmax.

@@ -71,91 +71,133 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Flo
         scaleC(m: m, n: n, beta: beta, c: c, ldc: ldc)
         return
     }
-    let MR = kernel.mr, NR = kernel.nr, MC = kernel.mc, KC = kernel.kc, NC = kernel.nc
     let t = m * n * k < gemmParallelThreshold ? 1 : min(threads, pool.threadCount)
-    let rowBlocks = (m + MR - 1) / MR
-    let micro = kernel.micro
     pool.exclusive {
         let ws = pool.workspace
-        let packedB = ws.floats(Workspace.Slot.gemmB, count: KC * NC)
-        // Per thread: one packed-A block followed by one edge tile.
-        let perThread = MC * KC + MR * NR
+        let packedB = ws.floats(Workspace.Slot.gemmB, count: GemmScratch.bFloats(kernel))
+        let perThread = GemmScratch.aFloats(kernel)
         let packedA = ws.floats(Workspace.Slot.gemmA, count: perThread * pool.threadCount)
         pool.run(threads: t) { tid in
             var sense = pool.currentSense
-            let myA = packedA + tid * perThread
-            let tile = myA + MC * KC
-            var claimed = 0   // items of the shared queue consumed by all threads in earlier panels
-            var jc = 0
-            while jc < n {
-                let nc = min(NC, n - jc)
-                let slivers = (nc + NR - 1) / NR
-                // Work items of this panel: blocks of rows (all its columns), or, when C has too few rows to
-                // keep every thread busy, chunks of columns (all rows). Several items per thread, claimed
-                // dynamically, so an uneven or preempted thread does not hold the others at the barrier.
-                let byRows = rowBlocks >= 4 * t || rowBlocks >= slivers
-                let rowsPerItem = byRows ? min(MC, max(MR, (rowBlocks + 4 * t - 1) / (4 * t) * MR)) : m
-                let rowItems = (m + rowsPerItem - 1) / rowsPerItem
-                let sliversPerItem = byRows ? slivers : max(1, (slivers + 4 * t - 1) / (4 * t))
-                let colItems = (slivers + sliversPerItem - 1) / sliversPerItem
-                let items = rowItems * colItems
-                var pc = 0
-                while pc < k {
-                    let kc = min(KC, k - pc)
-                    // Pack this panel of B together: thread tid takes a contiguous share of the slivers.
-                    let s0 = slivers * tid / t, s1 = slivers * (tid + 1) / t
-                    for s in s0..<s1 {
-                        packBSliver(transB: transB, b: b, ldb: ldb, p0: pc, j0: jc + s * NR,
-                                    kc: kc, nr: min(NR, nc - s * NR), NR: NR, dst: packedB + s * kc * NR)
-                    }
-                    pool.barrier(&sense)
-                    let betaHere: Float = pc == 0 ? beta : 1
-                    while true {
-                        // Every thread overshoots the queue exactly once per panel, so the next panel's items
-                        // start at `claimed + items + t`.
-                        let item = t == 1 ? claimed : pool.claimWorkItem() - claimed
-                        if t == 1 { claimed += 1 }
-                        if item >= items { break }
-                        let r0 = (item / colItems) * rowsPerItem, r1 = min(m, r0 + rowsPerItem)
-                        let q0 = (item % colItems) * sliversPerItem, q1 = min(slivers, q0 + sliversPerItem)
-                        var ic = r0
-                        while ic < r1 {
-                            let mc = min(MC, r1 - ic)
-                            packABlock(transA: transA, a: a, lda: lda, i0: ic, p0: pc, mc: mc, kc: kc, MR: MR, dst: myA)
-                            for q in q0..<q1 {
-                                let j = jc + q * NR
-                                let nr = min(NR, n - j)
-                                let bp = packedB + q * kc * NR
-                                var ir = 0
-                                while ir < mc {
-                                    let mr = min(MR, mc - ir)
-                                    let ap = myA + (ir / MR) * kc * MR
-                                    let cp = c + (ic + ir) * ldc + j
-                                    if mr == MR && nr == NR {
-                                        micro(kc, ap, bp, cp, ldc, alpha, betaHere)
-                                    } else {
-                                        micro(kc, ap, bp, tile, NR, alpha, 0)
-                                        for r in 0..<mr {
-                                            for cc in 0..<nr {
-                                                let v = tile[r * NR + cc]
-                                                cp[r * ldc + cc] = betaHere == 0 ? v : v + betaHere * cp[r * ldc + cc]
-                                            }
-                                        }
+            gemmWorker(tid: tid, threads: t, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                       a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, kernel: kernel,
+                       packedA: packedA + tid * perThread, packedB: packedB,
+                       claim: { pool.claimWorkItem() }, barrier: { pool.barrier(&sense) })
+        }
+    }
+}
+
+/// Packing buffers for one thread's single-threaded products (`sgemmSerial`).
+public struct GemmScratch {
+    public let packedA: UnsafeMutablePointer<Float>   // aFloats(kernel)
+    public let packedB: UnsafeMutablePointer<Float>   // bFloats(kernel)
+    public init(packedA: UnsafeMutablePointer<Float>, packedB: UnsafeMutablePointer<Float>) {
+        self.packedA = packedA; self.packedB = packedB
+    }
+    /// One packed-A block and one edge tile.
+    public static func aFloats(_ k: GemmKernel) -> Int { k.mc * k.kc + k.mr * k.nr }
+    /// One packed panel of B.
+    public static func bFloats(_ k: GemmKernel) -> Int { k.kc * k.nc }
+}
+
+/// The same blocked product on the calling thread alone, with caller-owned packing buffers: for kernels that
+/// parallelise over many small independent products (attention over batch × heads) instead of inside one.
+public func sgemmSerial(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                        a: UnsafePointer<Float>, lda: Int,   // [m, k], or [k, m] if transA
+                        b: UnsafePointer<Float>, ldb: Int,   // [k, n], or [n, k] if transB
+                        beta: Float,
+                        c: UnsafeMutablePointer<Float>, ldc: Int,   // [m, n]
+                        scratch: GemmScratch, kernel: GemmKernel = .best) {
+    if m == 0 || n == 0 { return }
+    if k == 0 || alpha == 0 { scaleC(m: m, n: n, beta: beta, c: c, ldc: ldc); return }
+    var next = 0
+    gemmWorker(tid: 0, threads: 1, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+               a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, kernel: kernel,
+               packedA: scratch.packedA, packedB: scratch.packedB,
+               claim: { defer { next += 1 }; return next }, barrier: {})
+}
+
+/// One thread's share of a blocked product (all of it when threads = 1). Work items are claimed through
+/// `claim`, which must hand out 0, 1, 2, … across the threads; `barrier` synchronises them around each
+/// shared packed panel of B.
+@inline(__always)
+func gemmWorker(tid: Int, threads t: Int, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float,
+                c: UnsafeMutablePointer<Float>, ldc: Int, kernel: GemmKernel,
+                packedA myA: UnsafeMutablePointer<Float>, packedB: UnsafeMutablePointer<Float>,
+                claim: () -> Int, barrier: () -> Void) {
+    let MR = kernel.mr, NR = kernel.nr, MC = kernel.mc, KC = kernel.kc, NC = kernel.nc
+    let micro = kernel.micro
+    let rowBlocks = (m + MR - 1) / MR
+    let tile = myA + MC * KC
+    var claimed = 0   // items of the shared queue consumed by all threads in earlier panels
+    var jc = 0
+    while jc < n {
+        let nc = min(NC, n - jc)
+        let slivers = (nc + NR - 1) / NR
+        // Work items of this panel: blocks of rows (all its columns), or, when C has too few rows to keep
+        // every thread busy, chunks of columns (all rows). Several items per thread, claimed dynamically,
+        // so an uneven or preempted thread does not hold the others at the barrier.
+        let byRows = rowBlocks >= 4 * t || rowBlocks >= slivers
+        let rowsPerItem = byRows ? min(MC, max(MR, (rowBlocks + 4 * t - 1) / (4 * t) * MR)) : m
+        let rowItems = (m + rowsPerItem - 1) / rowsPerItem
+        let sliversPerItem = byRows ? slivers : max(1, (slivers + 4 * t - 1) / (4 * t))
+        let colItems = (slivers + sliversPerItem - 1) / sliversPerItem
+        let items = rowItems * colItems
+        var pc = 0
+        while pc < k {
+            let kc = min(KC, k - pc)
+            // Pack this panel of B together: thread tid takes a contiguous share of the slivers.
+            let s0 = slivers * tid / t, s1 = slivers * (tid + 1) / t
+            for s in s0..<s1 {
+                packBSliver(transB: transB, b: b, ldb: ldb, p0: pc, j0: jc + s * NR,
+                            kc: kc, nr: min(NR, nc - s * NR), NR: NR, dst: packedB + s * kc * NR)
+            }
+            barrier()
+            let betaHere: Float = pc == 0 ? beta : 1
+            while true {
+                // Every thread overshoots the queue exactly once per panel, so this panel's items start at
+                // `claimed` and the next panel's at `claimed + items + t`.
+                let item = claim() - claimed
+                if item >= items { break }
+                let r0 = (item / colItems) * rowsPerItem, r1 = min(m, r0 + rowsPerItem)
+                let q0 = (item % colItems) * sliversPerItem, q1 = min(slivers, q0 + sliversPerItem)
+                var ic = r0
+                while ic < r1 {
+                    let mc = min(MC, r1 - ic)
+                    packABlock(transA: transA, a: a, lda: lda, i0: ic, p0: pc, mc: mc, kc: kc, MR: MR, dst: myA)
+                    for q in q0..<q1 {
+                        let j = jc + q * NR
+                        let nr = min(NR, n - j)
+                        let bp = packedB + q * kc * NR
+                        var ir = 0
+                        while ir < mc {
+                            let mr = min(MR, mc - ir)
+                            let ap = myA + (ir / MR) * kc * MR
+                            let cp = c + (ic + ir) * ldc + j
+                            if mr == MR && nr == NR {
+                                micro(kc, ap, bp, cp, ldc, alpha, betaHere)
+                            } else {
+                                micro(kc, ap, bp, tile, NR, alpha, 0)
+                                for r in 0..<mr {
+                                    for cc in 0..<nr {
+                                        let v = tile[r * NR + cc]
+                                        cp[r * ldc + cc] = betaHere == 0 ? v : v + betaHere * cp[r * ldc + cc]
                                     }
-                                    ir += MR
                                 }
                             }
-                            ic += mc
+                            ir += MR
                         }
                     }
-                    if t == 1 { claimed = 0 } else { claimed += items + t }
-                    // The next panel overwrites packed B: wait until everyone is done with this one.
-                    pool.barrier(&sense)
-                    pc += kc
+                    ic += mc
                 }
-                jc += nc
             }
+            claimed += items + t
+            // The next panel overwrites packed B: wait until everyone is done with this one.
+            barrier()
+            pc += kc
         }
+        jc += nc
     }
 }
 

@@ -172,3 +172,35 @@ import Kernels
         #expect(small.array == [0.1, 0.2])
     }
 }
+
+@Suite struct AttentionTests {
+    /// Fast attention (blocked products per head, fused causal softmax) against the Double reference, and
+    /// its backward against central differences of Σ dout·out. Awkward T and head sizes.
+    @Test(arguments: [(1, 1, 8, 2), (2, 7, 16, 4), (1, 33, 24, 3), (2, 20, 64, 4)])
+    func forwardAndBackward(shape: (Int, Int, Int, Int)) {
+        let (B, T, C, H) = shape
+        let seed = freshSeed()
+        var rng = SplitMix64(seed: seed)
+        let qkv = Buffer(random: B * T * 3 * C, &rng)
+        let out = Buffer(B * T * C), probs = Buffer(B * H * T * T)
+        let outR = Buffer(B * T * C), probsR = Buffer(B * H * T * T)
+        attentionForward(out: out.p, probs: probs.p, qkv: qkv.p, B: B, T: T, C: C, H: H)
+        attentionForwardNaive(out: outR.p, probs: probsR.p, qkv: qkv.p, B: B, T: T, C: C, H: H)
+        #expect(worstError(out, outR, atol: 1e-5, rtol: 1e-4) <= 1, "seed \(seed) out \(shape)")
+        #expect(worstError(probs, probsR, atol: 1e-6, rtol: 1e-4) <= 1, "seed \(seed) probs")
+        let dout = Buffer(random: B * T * C, &rng), dqkv = Buffer(B * T * 3 * C)
+        attentionBackward(dqkv: dqkv.p, dout: dout.p, qkv: qkv.p, probs: probs.p, B: B, T: T, C: C, H: H)
+        func loss(_ x: Buffer) -> Double {
+            attentionForwardNaive(out: outR.p, probs: probsR.p, qkv: x.p, B: B, T: T, C: C, H: H)
+            return (0..<(B * T * C)).reduce(0.0) { $0 + Double(outR[$1]) * Double(dout[$1]) }
+        }
+        for _ in 0..<40 {
+            let i = Int.random(in: 0..<(B * T * 3 * C), using: &rng)
+            let h: Float = 1e-2
+            let xp = qkv.copy(), xm = qkv.copy()
+            xp[i] += h; xm[i] -= h
+            let fd = (loss(xp) - loss(xm)) / Double(2 * h)
+            #expect(abs(fd - Double(dqkv[i])) < 1e-3 + 1e-3 * abs(fd), "seed \(seed) \(shape) element \(i): fd \(fd) vs \(dqkv[i])")
+        }
+    }
+}
