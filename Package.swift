@@ -37,12 +37,14 @@ let package = Package(
         .target(name: "Tokenizer", dependencies: ["CICU"]),
         .target(name: "KernelsAVX512", dependencies: ["CKernelSupport"], swiftSettings: avx512Flags),
         .target(name: "Kernels", dependencies: ["CKernelSupport", "KernelsAVX512"], swiftSettings: kernelFlags),
+        .target(name: "Model", dependencies: ["Kernels"], swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
+        .target(name: "Training", dependencies: ["Model", "Kernels", "Tokenizer"]),
 
         // MARK: - Executables
         .executableTarget(
             name: "lmtrain",
             dependencies: [
-                "Tokenizer", "Kernels",
+                "Tokenizer", "Kernels", "Model", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -50,6 +52,7 @@ let package = Package(
         // MARK: - Tests
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], exclude: ["Fixtures"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Training"], exclude: ["Fixtures"]),
         .testTarget(name: "CLITests", dependencies: []),
     ],
     // Swift 5 mode: kernels share raw pointers with a worker pool, which the Swift 6 checker cannot

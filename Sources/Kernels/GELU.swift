@@ -43,7 +43,7 @@ public func geluBackward(dinput: UnsafeMutablePointer<Float>,   // [count], accu
             let e = vexp(2 * c * x.addingProduct(k * x, x2))
             let inv = 1 / (e + 1)
             let t = 1 - 2 * inv
-            let sech2 = 4 * e * inv * inv
+            let sech2 = (4 * inv) * (e * inv)   // grouped so no factor overflows (e reaches 1.6e38)
             let d = h * (1 + t) + h * x * sech2 * c * (1 + k3 * x2)
             store8(load8(dinput + i).addingProduct(d, load8(dout + i)), dinput + i)
             i += 8

@@ -74,6 +74,13 @@ import Kernels
         let dxR = Buffer((0..<count).map { dx[$0] + dy[$0] * geluDerivativeNaive(x[$0]) })
         geluBackward(dinput: dx.p, input: x.p, dout: dy.p, count: count, pool: Self.pool2)
         #expect(worstError(dx, dxR, atol: 1e-6, rtol: 1e-5) <= 1, "seed \(seed) backward")
+        // Saturated inputs (|x| up to 200) must give finite gradients: e^{2u} reaches its clamp there.
+        let big = Buffer([200, -200, 60, -60, 45, -45, 30, -30, 100, -100])
+        let dBig = Buffer(10), ones = Buffer([Float](repeating: 1, count: 10))
+        dBig.p.update(repeating: 0, count: 10)
+        geluBackward(dinput: dBig.p, input: big.p, dout: ones.p, count: 10)
+        #expect(dBig.array.allSatisfy { $0.isFinite }, "\(dBig.array)")
+        #expect(abs(dBig[0] - 1) < 1e-6 && abs(dBig[1]) < 1e-6)
         // The derivative itself against central differences of the reference.
         for i in 0..<min(count, 50) {
             let h: Float = 1e-3

@@ -1,0 +1,319 @@
+import Foundation
+import Kernels
+
+/// A GPT decoder over preallocated arenas: parameters and gradients in flat buffers with named views
+/// (`ParameterLayout`), activations in one buffer sized for a batch shape. Forward and backward are explicit
+/// lists of kernel calls (backward is forward read bottom-up); a training step allocates nothing once the
+/// arenas exist.
+public final class GPT {
+    public let config: GPTConfig
+    public let layout: ParameterLayout
+    public let params: FloatArena
+    public let grads: FloatArena
+    public let pool: ThreadPool
+    private var acts: Activations? = nil
+
+    public init(config: GPTConfig, pool: ThreadPool = .shared) {
+        precondition(config.problem == nil, config.problem ?? "")
+        self.config = config
+        self.pool = pool
+        layout = ParameterLayout(config)
+        params = FloatArena(count: layout.count)
+        grads = FloatArena(count: layout.count)
+    }
+
+    // MARK: - Parameter views
+
+    public func pointer(_ name: String, in arena: FloatArena) -> UnsafeMutablePointer<Float> {
+        arena.base + layout[name].offset
+    }
+
+    struct Block {
+        let ln1w, ln1b, qkvw, qkvb, projw, projb, ln2w, ln2b, fcw, fcb, fcprojw, fcprojb: UnsafeMutablePointer<Float>
+    }
+
+    func block(_ l: Int, _ a: FloatArena) -> Block {
+        let p = { (n: String) in self.pointer("h.\(l).\(n)", in: a) }
+        return Block(ln1w: p("ln_1.weight"), ln1b: p("ln_1.bias"), qkvw: p("attn.c_attn.weight"), qkvb: p("attn.c_attn.bias"),
+                     projw: p("attn.c_proj.weight"), projb: p("attn.c_proj.bias"), ln2w: p("ln_2.weight"), ln2b: p("ln_2.bias"),
+                     fcw: p("mlp.c_fc.weight"), fcb: p("mlp.c_fc.bias"), fcprojw: p("mlp.c_proj.weight"), fcprojb: p("mlp.c_proj.bias"))
+    }
+
+    /// GPT-2's initialisation: N(0, 0.02) for matrices and token embeddings, N(0, 0.01) for positions,
+    /// residual output projections scaled by 1/√(2·layers), zero biases, unit LayerNorm gains.
+    public func initialize(seed: UInt64) {
+        var rng = GaussianRNG(seed: seed)
+        params.zero()
+        let residualScale = 1 / Float(2 * config.layers).squareRoot()
+        for t in layout.tensors {
+            let p = params.base + t.offset
+            if t.name.hasSuffix("ln_1.weight") || t.name.hasSuffix("ln_2.weight") || t.name == "ln_f.weight" {
+                p.update(repeating: 1, count: t.count)
+            } else if t.decays {
+                var std: Float = t.name == "wpe.weight" ? 0.01 : 0.02
+                if t.name.hasSuffix("c_proj.weight") { std *= residualScale }
+                for i in 0..<t.count { p[i] = std * rng.next() }
+            }
+        }
+    }
+
+    // MARK: - Activations
+
+    /// Every activation a training step keeps, for one batch shape, in one arena.
+    struct Activations {
+        let B: Int, T: Int
+        let arena: FloatArena
+        let encoded: UnsafeMutablePointer<Float>       // [B, T, C]
+        let ln1, ln1Mean, ln1Rstd, qkv, atty, probs, attproj, res1: [UnsafeMutablePointer<Float>]
+        let ln2, ln2Mean, ln2Rstd, fch, fchGelu, fcproj, res2: [UnsafeMutablePointer<Float>]
+        let lnf, lnfMean, lnfRstd: UnsafeMutablePointer<Float>
+        let logits: UnsafeMutablePointer<Float>        // [headRows, V]
+        // Backward scratch, reused layer after layer.
+        let dres, dtmp, dlnf, datty: UnsafeMutablePointer<Float>   // [B, T, C]
+        let dqkv: UnsafeMutablePointer<Float>          // [B, T, 3C]
+        let d4c, d4c2: UnsafeMutablePointer<Float>     // [B, T, 4C]
+        let headRows: Int
+
+        init(config c: GPTConfig, B: Int, T: Int) {
+            self.B = B; self.T = T
+            let N = B * T, C = c.dModel, L = c.layers, H = c.heads, V = c.vocabSize
+            headRows = min(N, 256)
+            var sizes: [Int] = []
+            func reserve(_ n: Int) -> Int { sizes.append((n + 15) / 16 * 16); return sizes.count - 1 }
+            let iEnc = reserve(N * C)
+            var perLayer: [[Int]] = []
+            for _ in 0..<L {
+                perLayer.append([reserve(N * C), reserve(N), reserve(N), reserve(N * 3 * C), reserve(N * C),
+                                 reserve(B * H * T * T), reserve(N * C), reserve(N * C),
+                                 reserve(N * C), reserve(N), reserve(N), reserve(N * 4 * C), reserve(N * 4 * C),
+                                 reserve(N * C), reserve(N * C)])
+            }
+            let iLnf = reserve(N * C), iLnfM = reserve(N), iLnfR = reserve(N)
+            let iLogits = reserve(min(N, 256) * V)
+            let iDres = reserve(N * C), iDtmp = reserve(N * C), iDlnf = reserve(N * C), iDatty = reserve(N * C)
+            let iDqkv = reserve(N * 3 * C), iD4c = reserve(N * 4 * C), iD4c2 = reserve(N * 4 * C)
+            var offsets: [Int] = []
+            var total = 0
+            for s in sizes { offsets.append(total); total += s }
+            arena = FloatArena(count: total)
+            let base = arena.base
+            func ptr(_ i: Int) -> UnsafeMutablePointer<Float> { base + offsets[i] }
+            encoded = ptr(iEnc)
+            ln1 = perLayer.map { ptr($0[0]) }; ln1Mean = perLayer.map { ptr($0[1]) }; ln1Rstd = perLayer.map { ptr($0[2]) }
+            qkv = perLayer.map { ptr($0[3]) }; atty = perLayer.map { ptr($0[4]) }; probs = perLayer.map { ptr($0[5]) }
+            attproj = perLayer.map { ptr($0[6]) }; res1 = perLayer.map { ptr($0[7]) }
+            ln2 = perLayer.map { ptr($0[8]) }; ln2Mean = perLayer.map { ptr($0[9]) }; ln2Rstd = perLayer.map { ptr($0[10]) }
+            fch = perLayer.map { ptr($0[11]) }; fchGelu = perLayer.map { ptr($0[12]) }
+            fcproj = perLayer.map { ptr($0[13]) }; res2 = perLayer.map { ptr($0[14]) }
+            lnf = ptr(iLnf); lnfMean = ptr(iLnfM); lnfRstd = ptr(iLnfR)
+            logits = ptr(iLogits)
+            dres = ptr(iDres); dtmp = ptr(iDtmp); dlnf = ptr(iDlnf); datty = ptr(iDatty)
+            dqkv = ptr(iDqkv); d4c = ptr(iD4c); d4c2 = ptr(iD4c2)
+        }
+    }
+
+    /// The activation arena for (B, T), allocated on first use of that shape (and kept).
+    func activations(B: Int, T: Int) -> Activations {
+        if let a = acts, a.B == B, a.T == T { return a }
+        acts = nil   // free the old one first: peak memory is one arena
+        let a = Activations(config: config, B: B, T: T)
+        acts = a
+        return a
+    }
+
+    /// Bytes of the activation arena for (B, T) (for reports).
+    public func activationBytes(B: Int, T: Int) -> Int { activations(B: B, T: T).arena.count * 4 }
+
+    // MARK: - Forward
+
+    /// Runs the decoder up to the final LayerNorm. Dropout (when `training` and config.dropout > 0) draws its
+    /// masks from `dropoutSeed`, so backward recomputes them.
+    func forwardBody(ids: UnsafePointer<Int32>, B: Int, T: Int, training: Bool, dropoutSeed: UInt64) -> Activations {
+        let c = config, C = c.dModel, N = B * T, H = c.heads
+        let a = activations(B: B, T: T)
+        let p = params
+        let drop = training ? c.dropout : 0
+        embeddingForward(out: a.encoded, ids: ids, table: pointer("wte.weight", in: p), N: N, C: C, pool: pool)
+        for b in 0..<B { add(out: a.encoded + b * T * C, a.encoded + b * T * C, pointer("wpe.weight", in: p), count: T * C, pool: pool) }
+        if drop > 0 { dropoutForward(out: a.encoded, input: a.encoded, count: N * C, p: drop, seed: siteSeed(dropoutSeed, 0), pool: pool) }
+        var residual = UnsafePointer(a.encoded)
+        for l in 0..<c.layers {
+            let w = block(l, p)
+            layerNormForward(out: a.ln1[l], mean: a.ln1Mean[l], rstd: a.ln1Rstd[l], input: residual, weight: w.ln1w, bias: w.ln1b, N: N, C: C, pool: pool)
+            linearForward(out: a.qkv[l], input: a.ln1[l], weight: w.qkvw, bias: w.qkvb, N: N, In: C, Out: 3 * C, pool: pool)
+            attentionForward(out: a.atty[l], probs: a.probs[l], qkv: a.qkv[l], B: B, T: T, C: C, H: H, pool: pool)
+            linearForward(out: a.attproj[l], input: a.atty[l], weight: w.projw, bias: w.projb, N: N, In: C, Out: C, pool: pool)
+            if drop > 0 { dropoutForward(out: a.attproj[l], input: a.attproj[l], count: N * C, p: drop, seed: siteSeed(dropoutSeed, 1 + 2 * l), pool: pool) }
+            add(out: a.res1[l], residual, a.attproj[l], count: N * C, pool: pool)
+            layerNormForward(out: a.ln2[l], mean: a.ln2Mean[l], rstd: a.ln2Rstd[l], input: a.res1[l], weight: w.ln2w, bias: w.ln2b, N: N, C: C, pool: pool)
+            linearForward(out: a.fch[l], input: a.ln2[l], weight: w.fcw, bias: w.fcb, N: N, In: C, Out: 4 * C, pool: pool)
+            geluForward(out: a.fchGelu[l], input: a.fch[l], count: N * 4 * C, pool: pool)
+            linearForward(out: a.fcproj[l], input: a.fchGelu[l], weight: w.fcprojw, bias: w.fcprojb, N: N, In: 4 * C, Out: C, pool: pool)
+            if drop > 0 { dropoutForward(out: a.fcproj[l], input: a.fcproj[l], count: N * C, p: drop, seed: siteSeed(dropoutSeed, 2 + 2 * l), pool: pool) }
+            add(out: a.res2[l], a.res1[l], a.fcproj[l], count: N * C, pool: pool)
+            residual = UnsafePointer(a.res2[l])
+        }
+        layerNormForward(out: a.lnf, mean: a.lnfMean, rstd: a.lnfRstd, input: residual,
+                         weight: pointer("ln_f.weight", in: p), bias: pointer("ln_f.bias", in: p), N: N, C: C, pool: pool)
+        return a
+    }
+
+    /// Loss options of a step.
+    public struct LossOptions: Sendable {
+        public var smoothing: Float
+        public var style: SmoothingStyle
+        /// Per-token weights for `.prior` (Σ = 1), [V].
+        public var prior: [Float]?
+        public var ignoreIndex: Int32
+        public init(smoothing: Float = 0.1, style: SmoothingStyle = .uniform, prior: [Float]? = nil, ignoreIndex: Int32 = -100) {
+            self.smoothing = smoothing; self.style = style; self.prior = prior; self.ignoreIndex = ignoreIndex
+        }
+    }
+
+    /// Output head fused with the loss, in blocks of rows: logits = lnf·wteᵀ for a block, the fused
+    /// cross-entropy (its gradient in place, when `gradScale` is set), then dlnf = dlogits·wte and
+    /// dwte += dlogitsᵀ·lnf, so the B·T×V logits never exist at once.
+    func head(_ a: Activations, targets: UnsafePointer<Int32>, loss: LossOptions, gradScale: Float?,
+              rowConfidence: UnsafeMutablePointer<Float>?) -> CrossEntropyStats {
+        let N = a.B * a.T, C = config.dModel, V = config.vocabSize
+        let wte = pointer("wte.weight", in: params), dwte = pointer("wte.weight", in: grads)
+        var stats = CrossEntropyStats()
+        var r0 = 0
+        while r0 < N {
+            let rows = min(a.headRows, N - r0)
+            sgemm(transA: false, transB: true, m: rows, n: V, k: C, alpha: 1, a: a.lnf + r0 * C, lda: C, b: wte, ldb: C,
+                  beta: 0, c: a.logits, ldc: V, pool: pool)
+            stats += loss.prior.withUnsafeBufferPointerOrNil { prior in
+                crossEntropy(logits: a.logits, targets: targets + r0, rows: rows, vocab: V, smoothing: loss.smoothing,
+                             style: loss.style, prior: prior, ignoreIndex: loss.ignoreIndex, gradScale: gradScale,
+                             rowConfidence: rowConfidence.map { $0 + r0 }, pool: pool)
+            }
+            if gradScale != nil {
+                sgemm(transA: false, transB: false, m: rows, n: C, k: V, alpha: 1, a: a.logits, lda: V, b: wte, ldb: C,
+                      beta: 0, c: a.dlnf + r0 * C, ldc: C, pool: pool)
+                sgemm(transA: true, transB: false, m: V, n: C, k: rows, alpha: 1, a: a.logits, lda: V, b: a.lnf + r0 * C, ldb: C,
+                      beta: 1, c: dwte, ldc: C, pool: pool)
+            }
+            r0 += rows
+        }
+        return stats
+    }
+
+    /// Loss and accuracy without gradients (validation, evaluation). Dropout off.
+    public func evaluate(ids: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, B: Int, T: Int,
+                         loss: LossOptions = LossOptions(), rowConfidence: UnsafeMutablePointer<Float>? = nil) -> CrossEntropyStats {
+        let a = forwardBody(ids: ids, B: B, T: T, training: false, dropoutSeed: 0)
+        return head(a, targets: targets, loss: loss, gradScale: nil, rowConfidence: rowConfidence)
+    }
+
+    /// Full logits [B·T, V] (for tests and sampling without a cache).
+    public func logits(ids: UnsafePointer<Int32>, B: Int, T: Int, into out: UnsafeMutablePointer<Float>) {
+        let a = forwardBody(ids: ids, B: B, T: T, training: false, dropoutSeed: 0)
+        sgemm(transA: false, transB: true, m: B * T, n: config.vocabSize, k: config.dModel, alpha: 1, a: a.lnf,
+              lda: config.dModel, b: pointer("wte.weight", in: params), ldb: config.dModel, beta: 0, c: out,
+              ldc: config.vocabSize, pool: pool)
+    }
+
+    // MARK: - Training step
+
+    /// Forward, loss and backward for one micro-batch: gradients are *added* to `grads` (zero them once per
+    /// optimizer step), scaled by `gradScale` (1 / counted targets of the whole step, for the mean loss).
+    public func trainStep(ids: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, B: Int, T: Int,
+                          loss: LossOptions, gradScale: Float, dropoutSeed: UInt64) -> CrossEntropyStats {
+        let a = forwardBody(ids: ids, B: B, T: T, training: true, dropoutSeed: dropoutSeed)
+        let stats = head(a, targets: targets, loss: loss, gradScale: gradScale, rowConfidence: nil)
+        backward(a, ids: ids, dropoutSeed: dropoutSeed)
+        return stats
+    }
+
+    /// The forward pass read bottom-up, from dlnf (left by `head`) to the embeddings.
+    func backward(_ a: Activations, ids: UnsafePointer<Int32>, dropoutSeed: UInt64) {
+        let c = config, C = c.dModel, B = a.B, T = a.T, N = B * T, H = c.heads
+        let p = params, g = grads
+        let drop = c.dropout
+        // Final LayerNorm: dres = d(residual stream after the last block).
+        a.dres.update(repeating: 0, count: N * C)
+        let lastResidual = c.layers > 0 ? UnsafePointer(a.res2[c.layers - 1]) : UnsafePointer(a.encoded)
+        layerNormBackward(dinput: a.dres, dweight: pointer("ln_f.weight", in: g), dbias: pointer("ln_f.bias", in: g),
+                          dout: a.dlnf, input: lastResidual, weight: pointer("ln_f.weight", in: p),
+                          mean: a.lnfMean, rstd: a.lnfRstd, N: N, C: C, pool: pool)
+        for l in stride(from: c.layers - 1, through: 0, by: -1) {
+            let w = block(l, p), dw = block(l, g)
+            let residual = l == 0 ? UnsafePointer(a.encoded) : UnsafePointer(a.res2[l - 1])
+            // res2 = res1 + dropout(fch_gelu·W + b): the MLP branch.
+            let dfcproj = branchGradient(a.dres, count: N * C, drop: drop, seed: siteSeed(dropoutSeed, 2 + 2 * l), scratch: a.dtmp)
+            linearBackward(dinput: a.d4c, dweight: dw.fcprojw, dbias: dw.fcprojb, dout: dfcproj, input: a.fchGelu[l],
+                           weight: w.fcprojw, N: N, In: 4 * C, Out: C, pool: pool)
+            a.d4c2.update(repeating: 0, count: N * 4 * C)
+            geluBackward(dinput: a.d4c2, input: a.fch[l], dout: a.d4c, count: N * 4 * C, pool: pool)
+            linearBackward(dinput: a.dtmp, dweight: dw.fcw, dbias: dw.fcb, dout: a.d4c2, input: a.ln2[l], weight: w.fcw,
+                           N: N, In: C, Out: 4 * C, pool: pool)
+            layerNormBackward(dinput: a.dres, dweight: dw.ln2w, dbias: dw.ln2b, dout: a.dtmp, input: a.res1[l], weight: w.ln2w,
+                              mean: a.ln2Mean[l], rstd: a.ln2Rstd[l], N: N, C: C, pool: pool)
+            // res1 = residual + dropout(atty·W + b): the attention branch.
+            let dattproj = branchGradient(a.dres, count: N * C, drop: drop, seed: siteSeed(dropoutSeed, 1 + 2 * l), scratch: a.dtmp)
+            linearBackward(dinput: a.datty, dweight: dw.projw, dbias: dw.projb, dout: dattproj, input: a.atty[l], weight: w.projw,
+                           N: N, In: C, Out: C, pool: pool)
+            attentionBackward(dqkv: a.dqkv, dout: a.datty, qkv: a.qkv[l], probs: a.probs[l], B: B, T: T, C: C, H: H, pool: pool)
+            linearBackward(dinput: a.dtmp, dweight: dw.qkvw, dbias: dw.qkvb, dout: a.dqkv, input: a.ln1[l], weight: w.qkvw,
+                           N: N, In: C, Out: 3 * C, pool: pool)
+            layerNormBackward(dinput: a.dres, dweight: dw.ln1w, dbias: dw.ln1b, dout: a.dtmp, input: residual, weight: w.ln1w,
+                              mean: a.ln1Mean[l], rstd: a.ln1Rstd[l], N: N, C: C, pool: pool)
+        }
+        // encoded = dropout(wte[ids] + wpe[t]).
+        let denc = branchGradient(a.dres, count: N * C, drop: drop, seed: siteSeed(dropoutSeed, 0), scratch: a.dtmp)
+        embeddingBackward(dtable: pointer("wte.weight", in: g), dout: denc, ids: ids, N: N, C: C, pool: pool)
+        let dwpe = pointer("wpe.weight", in: g)
+        for b in 0..<B { axpy(dwpe, alpha: 1, denc + b * T * C, count: T * C, pool: pool) }
+    }
+
+    /// The gradient reaching a dropout'd branch: `dres` itself without dropout, else dres·mask/(1−p) in scratch.
+    private func branchGradient(_ dres: UnsafeMutablePointer<Float>, count: Int, drop: Float, seed: UInt64,
+                                scratch: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
+        if drop == 0 { return dres }
+        scratch.update(repeating: 0, count: count)
+        dropoutBackward(dinput: scratch, dout: dres, count: count, p: drop, seed: seed, pool: pool)
+        return scratch
+    }
+
+    /// An independent dropout seed per site (embeddings, each block's two branches).
+    private func siteSeed(_ base: UInt64, _ site: Int) -> UInt64 {
+        var z = base &+ UInt64(site + 1) &* 0xD1B5_4A32_D192_ED03
+        z = (z ^ (z >> 29)) &* 0xBF58_476D_1CE4_E5B9
+        return z ^ (z >> 32)
+    }
+}
+
+extension Optional where Wrapped == [Float] {
+    /// Calls `body` with a pointer to the array's elements, or nil.
+    func withUnsafeBufferPointerOrNil<R>(_ body: (UnsafePointer<Float>?) -> R) -> R {
+        switch self {
+        case .none: return body(nil)
+        case .some(let a): return a.withUnsafeBufferPointer { body($0.baseAddress) }
+        }
+    }
+}
+
+/// Seeded standard normal numbers (SplitMix64 + Box–Muller), for reproducible initialisation.
+public struct GaussianRNG {
+    var state: UInt64
+    var spare: Float? = nil
+    public init(seed: UInt64) { state = seed }
+    mutating func nextU64() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    public mutating func uniform() -> Double { Double(nextU64() >> 11) * (1.0 / 9_007_199_254_740_992.0) }
+    public mutating func next() -> Float {
+        if let s = spare { spare = nil; return s }
+        var u1 = uniform()
+        if u1 < 1e-300 { u1 = 1e-300 }
+        let u2 = uniform()
+        let r = (-2 * Foundation.log(u1)).squareRoot()
+        spare = Float(r * Foundation.sin(2 * .pi * u2))
+        return Float(r * Foundation.cos(2 * .pi * u2))
+    }
+}
