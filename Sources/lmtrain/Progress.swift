@@ -11,10 +11,15 @@ final class ProgressBar {
     private let isTTY = isatty(STDERR_FILENO) != 0
     private let interval: TimeInterval
 
-    init(_ label: String, total: Int, unit: String = "it") {
+    private let startDone: Int
+
+    /// `done`: work finished before this bar started (a resumed run), so the rate and ETA count only what
+    /// this process does.
+    init(_ label: String, total: Int, unit: String = "it", done: Int = 0) {
         self.label = label
         self.total = max(total, 1)
         self.unit = unit
+        startDone = done
         interval = isTTY ? 0.1 : 10
     }
 
@@ -23,7 +28,7 @@ final class ProgressBar {
         guard force || now.timeIntervalSince(lastDraw) >= interval else { return }
         lastDraw = now
         let elapsed = now.timeIntervalSince(start)
-        let rate = elapsed > 0 ? Double(done) / elapsed : 0
+        let rate = elapsed > 0 ? Double(done - startDone) / elapsed : 0
         let eta = rate > 0 ? Double(total - done) / rate : 0
         let frac = min(1, Double(done) / Double(total))
         let rateText = "\(formatCount(rate)) \(unit)/s"

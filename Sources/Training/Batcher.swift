@@ -1,0 +1,50 @@
+/// Random training windows: B windows of T+1 consecutive tokens, inputs the first T, targets the last T.
+/// The generator is a single UInt64 (SplitMix64), saved in checkpoints so a resumed run draws the same windows.
+public struct WindowBatcher {
+    public var state: UInt64
+    public init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Fills inputs and targets ([B, T] each) from `ids` (which must hold at least T+1 tokens).
+    public mutating func fill(inputs: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>,
+                              B: Int, T: Int, from ids: [Int32]) {
+        let starts = ids.count - T   // windows of T+1 tokens start in 0..<starts
+        ids.withUnsafeBufferPointer { src in
+            for b in 0..<B {
+                let s = Int(next() % UInt64(starts))
+                (inputs + b * T).update(from: src.baseAddress! + s, count: T)
+                (targets + b * T).update(from: src.baseAddress! + s + 1, count: T)
+            }
+        }
+    }
+}
+
+/// Learning rate: linear warm-up to `peak` over `warmup` steps, then cosine decay to `peak·minRatio` at `total`.
+public struct CosineSchedule: Codable, Sendable, Equatable {
+    public var peak: Float
+    public var warmup: Int
+    public var total: Int
+    public var minRatio: Float = 0.1
+
+    public init(peak: Float, warmup: Int, total: Int, minRatio: Float = 0.1) {
+        self.peak = peak; self.warmup = warmup; self.total = total; self.minRatio = minRatio
+    }
+
+    /// The rate for step `s` (0-based).
+    public func lr(_ s: Int) -> Float {
+        if s < warmup { return peak * Float(s + 1) / Float(warmup) }
+        let span = max(1, total - warmup)
+        let progress = min(1, Float(s - warmup) / Float(span))
+        let cosine = 0.5 * (1 + Float(cos(Double.pi * Double(progress))))
+        return peak * (minRatio + (1 - minRatio) * cosine)
+    }
+}
+
+import Foundation

@@ -1,0 +1,46 @@
+import Foundation
+
+/// Picks the next token from logits: greedy, or sampling with temperature, top-k and top-p (nucleus).
+public struct Sampler {
+    public var temperature: Float = 1
+    public var topK = 0
+    public var topP: Float = 1
+    public var greedy = false
+    var state: UInt64
+
+    public init(temperature: Float = 1, topK: Int = 0, topP: Float = 1, greedy: Bool = false, seed: UInt64) {
+        self.temperature = temperature; self.topK = topK; self.topP = topP; self.greedy = greedy; state = seed
+    }
+
+    mutating func uniform() -> Double {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return Double((z ^ (z >> 31)) >> 11) / 9_007_199_254_740_992.0
+    }
+
+    /// The chosen id, never one of `banned` (e.g. `<pad>`).
+    public mutating func pick(_ logits: UnsafePointer<Float>, vocab V: Int, banned: Set<Int32> = []) -> Int32 {
+        var order = (0..<V).filter { !banned.contains(Int32($0)) }
+        if greedy || temperature <= 0 {
+            return Int32(order.max { logits[$0] < logits[$1] }!)
+        }
+        order.sort { logits[$0] > logits[$1] }
+        if topK > 0 && topK < order.count { order = Array(order.prefix(topK)) }
+        let m = Double(logits[order[0]])
+        var probs = order.map { Foundation.exp((Double(logits[$0]) - m) / Double(temperature)) }
+        let total = probs.reduce(0, +)
+        probs = probs.map { $0 / total }
+        if topP < 1 {
+            var acc = 0.0, keep = 0
+            while keep < probs.count { acc += probs[keep]; keep += 1; if acc >= Double(topP) { break } }
+            order = Array(order.prefix(keep)); probs = Array(probs.prefix(keep))
+            let s = probs.reduce(0, +)
+            probs = probs.map { $0 / s }
+        }
+        var u = uniform(), i = 0
+        while i < probs.count - 1 && u >= probs[i] { u -= probs[i]; i += 1 }
+        return Int32(order[i])
+    }
+}

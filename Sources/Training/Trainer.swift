@@ -1,0 +1,190 @@
+import Foundation
+import Kernels
+import Model
+
+/// What the training loop reports (the library never prints; the CLI draws progress from these).
+public enum TrainingEvent {
+    case step(StepReport)
+    case validation(ValidationReport)
+    case checkpoint(step: Int)
+    case scheduleFixed(totalSteps: Int)
+}
+
+public struct StepReport: Sendable {
+    public let step: Int, totalSteps: Int?
+    public let loss: Double, nll: Double, lr: Float, gradNorm: Float
+    public let tokensPerSecond: Double, tokens: Int, elapsed: Double
+}
+
+public struct ValidationReport: Sendable {
+    public let step: Int
+    public let loss: Double, nll: Double, accuracy: Double, tokens: Int
+    public var perplexity: Double { exp(nll) }
+}
+
+/// How a run ended.
+public enum TrainingOutcome: Equatable { case finished, interrupted }
+
+/// The training loop: random windows, gradient accumulation, clipping, AdamW under a warm-up + cosine
+/// schedule, periodic validation, atomic checkpoints, metrics as JSON lines. Seeded: the batcher state, the
+/// dropout seed of each step (derived from the run seed and the step) and the optimizer are all in the
+/// checkpoint, so a resumed run continues exactly as an uninterrupted one would.
+public final class Trainer {
+    public let model: GPT
+    public let optimizer: AdamW
+    public let options: TrainOptions
+    public let run: String
+    public private(set) var state: TrainState
+    let train: [Int32]
+    let valid: [Int32]
+    let eos: Int32
+    let prior: [Float]?
+    let metrics: MetricsLog
+
+    public init(model: GPT, options: TrainOptions, run: String, train: [Int32], valid: [Int32], eos: Int32,
+                prior: [Float]?, resume: Bool) throws {
+        self.model = model
+        self.options = options
+        self.run = run
+        self.train = train
+        self.valid = valid
+        self.eos = eos
+        self.prior = prior
+        optimizer = AdamW(layout: model.layout)
+        let T = model.config.context
+        guard train.count > T + 1 else { throw TrainingError.corpusTooSmall(file: "the training text", tokens: train.count, needed: T + 2) }
+        guard valid.count > 1 else { throw TrainingError.corpusTooSmall(file: "the validation text", tokens: valid.count, needed: 2) }
+        metrics = try MetricsLog(path: run + "/metrics.jsonl")
+        if resume {
+            let step = try Checkpoint.loadWeights(run: run, into: model)
+            state = try Checkpoint.loadOptimizer(run: run, into: optimizer, count: model.layout.count, weightsStep: step)
+            try metrics.truncate(afterStep: state.step)
+        } else {
+            model.initialize(seed: options.seed)
+            state = TrainState(batcherState: options.seed &* 0x2545_F491_4F6C_DD1D)
+            state.totalSteps = options.steps
+            try metrics.truncate(afterStep: 0)
+        }
+    }
+
+    var schedule: CosineSchedule {
+        let total = state.totalSteps ?? Int.max / 2
+        return CosineSchedule(peak: options.lr, warmup: min(options.warmup, max(1, total / 10)), total: total)
+    }
+
+    /// Trains until the step count or time budget is reached, or `shouldStop()` (Ctrl-C) says so; then saves
+    /// a checkpoint. Throws, without saving over the last good checkpoint, if the loss or the gradient stops
+    /// being finite.
+    public func run(shouldStop: () -> Bool, onEvent: (TrainingEvent) -> Void) throws -> TrainingOutcome {
+        let B = options.batchSize, T = model.config.context
+        var inputs = [Int32](repeating: 0, count: B * T), targets = [Int32](repeating: 0, count: B * T)
+        var batcher = WindowBatcher(seed: state.batcherState)
+        let loss = GPT.LossOptions(smoothing: options.smoothing, style: options.kernelStyle, prior: prior)
+        let hyper0 = AdamWHyper(lr: options.lr, beta1: 0.9, beta2: options.beta2, eps: 1e-8, weightDecay: options.weightDecay)
+        let started = Date().timeIntervalSince1970 - state.elapsed
+        var windowStart = Date().timeIntervalSince1970, windowTokens = 0
+        var outcome = TrainingOutcome.finished
+        while true {
+            if let total = state.totalSteps, state.step >= total { break }
+            if let budget = options.timeBudget, state.elapsed >= budget { break }
+            if shouldStop() { outcome = .interrupted; break }
+            let step = state.step
+            let lr = schedule.lr(step)
+            model.grads.zero()
+            var stats = CrossEntropyStats()
+            let gradScale = 1 / Float(B * T * options.gradAccum)
+            for micro in 0..<options.gradAccum {
+                inputs.withUnsafeMutableBufferPointer { inp in
+                    targets.withUnsafeMutableBufferPointer { tg in
+                        batcher.fill(inputs: inp.baseAddress!, targets: tg.baseAddress!, B: B, T: T, from: train)
+                    }
+                }
+                let seed = options.seed &+ UInt64(step) &* 0x9E37_79B9 &+ UInt64(micro)
+                stats += model.trainStep(ids: inputs, targets: targets, B: B, T: T, loss: loss, gradScale: gradScale, dropoutSeed: seed)
+            }
+            let meanLoss = stats.loss / Double(stats.count), meanNLL = stats.nll / Double(stats.count)
+            let norm = options.clip > 0
+                ? clipGradientNorm(model.grads.base, count: model.layout.count, maxNorm: options.clip, pool: model.pool)
+                : Float(sumOfSquares(model.grads.base, count: model.layout.count, pool: model.pool).squareRoot())
+            guard meanLoss.isFinite else { throw TrainingError.nonFinite(step: step + 1, what: "the loss") }
+            guard norm.isFinite else { throw TrainingError.nonFinite(step: step + 1, what: "the gradient norm") }
+            var hyper = hyper0
+            hyper.lr = lr
+            optimizer.update(params: model.params, grads: model.grads, hyper: hyper, pool: model.pool)
+            state.step += 1
+            state.tokens += B * T * options.gradAccum
+            state.batcherState = batcher.state
+            let now = Date().timeIntervalSince1970
+            state.elapsed = now - started
+            windowTokens += B * T * options.gradAccum
+            // With only a time budget, fix the schedule's length once the speed is known (after 10 steps).
+            if state.totalSteps == nil, let budget = options.timeBudget, state.step == 10 {
+                let perStep = state.elapsed / 10
+                state.totalSteps = max(11, Int(budget / perStep))
+                onEvent(.scheduleFixed(totalSteps: state.totalSteps!))
+            }
+            if state.step % options.logEvery == 0 || state.step == 1 || state.step == state.totalSteps {
+                let rate = Double(windowTokens) / max(1e-9, now - windowStart)
+                let r = StepReport(step: state.step, totalSteps: state.totalSteps, loss: meanLoss, nll: meanNLL, lr: lr,
+                                   gradNorm: norm, tokensPerSecond: rate, tokens: state.tokens, elapsed: state.elapsed)
+                metrics.write(["step": state.step, "loss": meanLoss, "nll": meanNLL, "lr": Double(lr),
+                               "tokens_per_s": rate, "grad_norm": Double(norm), "tokens": state.tokens, "elapsed_s": state.elapsed])
+                onEvent(.step(r))
+                windowStart = now
+                windowTokens = 0
+            }
+            if state.step % options.evalEvery == 0 { onEvent(.validation(validate())) }
+            if state.step % options.checkpointEvery == 0 {
+                try Checkpoint.save(run: run, model: model, optimizer: optimizer, state: state)
+                onEvent(.checkpoint(step: state.step))
+            }
+        }
+        // End with a validation of the final weights (unless the last step just had one).
+        if state.step % options.evalEvery != 0 || state.step == 0 { onEvent(.validation(validate())) }
+        try Checkpoint.save(run: run, model: model, optimizer: optimizer, state: state)
+        onEvent(.checkpoint(step: state.step))
+        return outcome
+    }
+
+    /// Validation NLL, perplexity and accuracy on (up to evalTokens of) the validation stream, dropout off.
+    public func validate() -> ValidationReport {
+        let st = StreamEvaluator.evaluate(model: model, ids: valid, eos: eos, B: options.batchSize, T: model.config.context,
+                                          maxTokens: options.evalTokens,
+                                          loss: .init(smoothing: options.smoothing, style: options.kernelStyle, prior: prior))
+        let r = ValidationReport(step: state.step, loss: st.loss / Double(st.count), nll: st.nll / Double(st.count),
+                                 accuracy: Double(st.correct) / Double(st.count), tokens: st.count)
+        metrics.write(["step": state.step, "split": "valid", "loss": r.loss, "nll": r.nll, "ppl": r.perplexity,
+                       "accuracy": r.accuracy, "tokens": r.tokens])
+        return r
+    }
+}
+
+/// RUN/metrics.jsonl: one JSON object per line, appended and flushed as they come.
+final class MetricsLog {
+    let path: String
+    init(path: String) throws {
+        self.path = path
+        if !FileManager.default.fileExists(atPath: path) {
+            guard FileManager.default.createFile(atPath: path, contents: nil) else { throw TrainingError.unwritable(path) }
+        }
+    }
+
+    func write(_ fields: [String: Any]) {
+        guard let d = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]),
+              let h = FileHandle(forWritingAtPath: path) else { return }
+        h.seekToEndOfFile()
+        h.write(d + Data("\n".utf8))
+        try? h.close()
+    }
+
+    /// Drops entries after `step` (a resumed run rewrites them), or everything for a fresh run (step 0).
+    func truncate(afterStep step: Int) throws {
+        guard let d = FileManager.default.contents(atPath: path) else { return }
+        let kept = String(decoding: d, as: UTF8.self).split(separator: "\n").filter { line in
+            guard step > 0, let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let s = o["step"] as? Int else { return false }
+            return s <= step
+        }
+        try writeFile(Data((kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).utf8), to: path)
+    }
+}

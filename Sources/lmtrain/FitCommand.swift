@@ -1,0 +1,182 @@
+import ArgumentParser
+import Foundation
+import Kernels
+import Model
+import Tokenizer
+import Training
+
+struct FitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fit",
+        abstract: "Train a language model on a text file (one document per line), with label smoothing.",
+        discussion: """
+        Writes RUN/config.json, RUN/tokenizer.json, RUN/metrics.jsonl and checkpoints (RUN/model.safetensors, \
+        RUN/optimizer.safetensors). Ctrl-C saves a checkpoint and stops; `lmtrain fit --resume RUN` continues.
+        """)
+
+    @Argument(help: "Training text (UTF-8, one document per line; .tsv: text columns).") var corpus: String?
+    @Option(help: "Validation text; without it the last 2% of the corpus's lines are held out.") var valid: String?
+    @Option(help: "Run directory.") var output: String = "runs/lm"
+    @Option(help: "Continue the run in this directory from its last checkpoint.") var resume: String?
+    @Option(help: "Tokenizer file to use; without it one is trained on the corpus.") var tokenizer: String?
+    @Option(help: "Model preset: tiny, small or base.") var preset: String = "small"
+    @Option(help: "Vocabulary size of the tokenizer trained when none is given.") var vocabSize: Int = 8000
+    @Option var dModel: Int?
+    @Option var layers: Int?
+    @Option var heads: Int?
+    @Option(help: "Context length (tokens per window).") var context: Int?
+    @Option var dropout: Float?
+    @Option(help: "Optimizer steps.") var steps: Int?
+    @Option(help: "Wall-clock budget instead of steps, e.g. 10m, 1h30m, 90s.") var time: String?
+    @Option var batchSize: Int = 16
+    @Option(help: "Micro-batches per optimizer step.") var gradAccum: Int = 1
+    @Option(help: "Peak learning rate.") var lr: Float = 1e-3
+    @Option(help: "Warm-up steps.") var warmup: Int = 100
+    @Option var weightDecay: Float = 0.1
+    @Option(help: "Clip the global gradient norm to this (0: off).") var clip: Float = 1.0
+    @Option(help: "Label smoothing ε.") var smoothing: Float = 0.1
+    @Option(help: "uniform (PyTorch), fairseq, or unigram (ε spread by token frequency).") var smoothingStyle: String = "uniform"
+    @Option var evalEvery: Int = 200
+    @Option var checkpointEvery: Int = 500
+    @Option var logEvery: Int = 10
+    @Option var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option var seed: UInt64 = 1337
+
+    func validate() throws {
+        if resume == nil && corpus == nil { throw ValidationError("give a corpus to train on, or --resume RUN") }
+        if let time, parseDuration(time) == nil { throw ValidationError("--time '\(time)' is not a duration such as 10m, 1h30m or 90s") }
+        if GPTConfig.Preset(rawValue: preset) == nil { throw ValidationError("--preset must be tiny, small or base") }
+        if vocabSize < 300 { throw ValidationError("--vocab-size must be at least 300") }
+        if evalEvery < 1 || checkpointEvery < 1 || logEvery < 1 { throw ValidationError("--eval-every, --checkpoint-every and --log-every must be at least 1") }
+    }
+
+    func run() throws {
+        installInterruptHandler()
+        let runDir: String
+        var config: RunConfig
+        let tok: BPETokenizer
+        if let resume {
+            runDir = resume
+            config = try RunConfig.load(run: runDir)
+            config.train.threads = threads
+            tok = try TokenizerFile.load(runDir + "/" + config.tokenizer)
+            guard tok.vocabularySize == config.model.vocabSize else {
+                throw TrainingError.vocabularyMismatch(tokenizer: tok.vocabularySize, model: config.model.vocabSize)
+            }
+            printErr("resuming \(runDir)")
+        } else {
+            runDir = output
+            let corpusPath = URL(fileURLWithPath: corpus!).standardizedFileURL.path
+            _ = try TextFile.bytes(corpusPath)   // missing file, directory, permissions: clear errors first
+            if let valid { _ = try TextFile.bytes(valid) }
+            try prepareDirectory(runDir)
+            tok = try obtainTokenizer(corpus: corpusPath, runDir: runDir)
+            var opts = TrainOptions()
+            opts.steps = steps ?? (time == nil ? 2000 : nil)
+            opts.timeBudget = time.flatMap(parseDuration)
+            opts.batchSize = batchSize; opts.gradAccum = gradAccum; opts.lr = lr; opts.warmup = warmup
+            opts.weightDecay = weightDecay; opts.clip = clip; opts.smoothing = smoothing; opts.smoothingStyle = smoothingStyle
+            opts.seed = seed; opts.logEvery = logEvery; opts.evalEvery = evalEvery; opts.checkpointEvery = checkpointEvery
+            opts.threads = threads
+            if let p = opts.problem { throw ValidationError(p) }
+            var model = GPTConfig.preset(GPTConfig.Preset(rawValue: preset)!, vocabSize: tok.vocabularySize)
+            if let dModel { model.dModel = dModel }
+            if let layers { model.layers = layers }
+            if let heads { model.heads = heads }
+            if let context { model.context = context }
+            if let dropout { model.dropout = dropout }
+            if let p = model.problem { throw ValidationError(p) }
+            config = RunConfig(model: model, train: opts, corpus: corpusPath,
+                               valid: valid.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
+            try config.save(run: runDir)
+        }
+        let opts = config.train
+        // Data: token ids cached in RUN/data.
+        let cacheDir = runDir + "/data"
+        try? FileManager.default.createDirectory(atPath: cacheDir, withIntermediateDirectories: true)
+        let key = contentKey(runDir + "/" + config.tokenizer)
+        let (train, valid) = try loadData(config: config, tokenizer: tok, key: key, cacheDir: cacheDir)
+        let T = config.model.context
+        guard train.count > T + 1 else {
+            throw TrainingError.corpusTooSmall(file: config.corpus, tokens: train.count, needed: T + 2)
+        }
+        var prior: [Float]? = nil
+        if opts.smoothingStyle == "unigram" {
+            // Unigram frequencies of the training tokens, add-one smoothed so every token keeps some mass.
+            var counts = [Double](repeating: 1, count: config.model.vocabSize)
+            for id in train { counts[Int(id)] += 1 }
+            let total = counts.reduce(0, +)
+            prior = counts.map { Float($0 / total) }
+        }
+        let model = GPT(config: config.model, pool: ThreadPool(threads: opts.threads))
+        let trainer = try Trainer(model: model, options: opts, run: runDir, train: train, valid: valid,
+                                  eos: tok.id(of: .eos), prior: prior, resume: resume != nil)
+        let params = config.model.parameterCount
+        printErr("model: \(params.formatted()) parameters (d \(config.model.dModel), \(config.model.layers) layers, \(config.model.heads) heads, context \(T), vocabulary \(config.model.vocabSize)); data: \(train.count.formatted()) training / \(valid.count.formatted()) validation tokens; ε = \(opts.smoothing) (\(opts.smoothingStyle))")
+        let budgetText = opts.timeBudget.map { "time budget \(formatDuration($0))" } ?? "\(opts.steps!) steps"
+        printErr("training for \(budgetText), batch \(opts.batchSize)×\(T) tokens × \(opts.gradAccum), \(opts.threads) threads → \(runDir)")
+        var bar = ProgressBar("train", total: trainer.state.totalSteps ?? 1, unit: "steps", done: trainer.state.step)
+        var lastValid = ""
+        var finalReport: ValidationReport? = nil
+        let outcome = try trainer.run(shouldStop: { stopRequested != 0 }) { event in
+            switch event {
+            case .step(let r):
+                let tps = r.tokensPerSecond >= 1000 ? String(format: "%.1fk", r.tokensPerSecond / 1000) : String(format: "%.0f", r.tokensPerSecond)
+                bar.update(r.step, status: String(format: "loss %.3f nll %.3f lr %.2e %@ tok/s%@", r.loss, r.nll, r.lr, tps, lastValid),
+                           force: true)
+            case .validation(let v):
+                finalReport = v
+                lastValid = String(format: " | valid ppl %.2f acc %.1f%%", v.perplexity, v.accuracy * 100)
+            case .checkpoint:
+                break
+            case .scheduleFixed(let total):
+                bar = ProgressBar("train", total: total, unit: "steps", done: trainer.state.step)
+            }
+        }
+        let final = finalReport ?? trainer.validate()
+        bar.finish(String(format: "%@ at step %d: valid nll %.4f, perplexity %.2f, accuracy %.1f%%",
+                          outcome == .interrupted ? "interrupted" : "done", trainer.state.step, final.nll, final.perplexity, final.accuracy * 100))
+        printErr(outcome == .interrupted ? "checkpoint saved; continue with: lmtrain fit --resume \(runDir)" : "saved \(runDir)/model.safetensors")
+    }
+
+    func obtainTokenizer(corpus: String, runDir: String) throws -> BPETokenizer {
+        let dest = runDir + "/tokenizer.json"
+        if let tokenizer {
+            let tok = try TokenizerFile.load(tokenizer)
+            try TokenizerFile.save(tok, to: dest)
+            return tok
+        }
+        var lines: [String] = []
+        let tsv = TextFile.isTSV(corpus)
+        for l in try TextFile.lines(corpus) { for f in TextFile.textFields(of: l, isTSV: tsv) where !f.isEmpty { lines.append(String(f)) } }
+        if !lines.contains(where: { !$0.allSatisfy(\.isWhitespace) }) { throw TokenizerError.emptyCorpus([corpus]) }
+        var o = BPETrainingOptions(vocabularySize: vocabSize)
+        o.threads = threads
+        let bar = ProgressBar("tokenizer", total: vocabSize, unit: "merges")
+        let tok = try BPETrainer.train(lines: lines, options: o) { p in
+            if case .merging(let done, _, _, _) = p { bar.update(done) }
+        }
+        bar.finish("\(tok.vocabularySize) tokens")
+        try TokenizerFile.save(tok, to: dest)
+        return tok
+    }
+
+    func loadData(config: RunConfig, tokenizer tok: BPETokenizer, key: String, cacheDir: String) throws -> ([Int32], [Int32]) {
+        if let v = config.valid {
+            let train = try TokenStream.load(file: config.corpus, tokenizer: tok, tokenizerKey: key, threads: config.train.threads, cacheDir: cacheDir)
+            let valid = try TokenStream.load(file: v, tokenizer: tok, tokenizerKey: key, threads: config.train.threads, cacheDir: cacheDir)
+            return (train.ids, valid.ids)
+        }
+        // Hold out the last lines (whole documents) of the corpus.
+        let all = try TextFile.lines(config.corpus)
+        let tsv = TextFile.isTSV(config.corpus)
+        let lines = all.map { tsv ? TextFile.textFields(of: $0, isTSV: true).joined(separator: " ") : $0 }
+        let held = max(1, Int(Double(lines.count) * config.train.validFraction))
+        guard lines.count > held else {
+            throw TrainingError.corpusTooSmall(file: config.corpus, tokens: 0, needed: config.model.context + 2)
+        }
+        let train = try TokenStream.encode(lines: Array(lines.dropLast(held)), tokenizer: tok, threads: config.train.threads)
+        let valid = try TokenStream.encode(lines: Array(lines.suffix(held)), tokenizer: tok, threads: config.train.threads)
+        return (train.ids, valid.ids)
+    }
+}
