@@ -53,6 +53,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Training"], exclude: ["Fixtures"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Kernels"]),
         .testTarget(name: "CLITests", dependencies: []),
     ],
     // Swift 5 mode: kernels share raw pointers with a worker pool, which the Swift 6 checker cannot
