@@ -35,6 +35,8 @@ public final class Trainer {
     public let options: TrainOptions
     public let run: String
     public private(set) var state: TrainState
+    /// Step of the last checkpoint on disk (nil before the first).
+    public private(set) var checkpointStep: Int? = nil
     let train: [Int32]
     let valid: [Int32]
     let eos: Int32
@@ -59,6 +61,7 @@ public final class Trainer {
             let step = try Checkpoint.loadWeights(run: run, into: model)
             state = try Checkpoint.loadOptimizer(run: run, into: optimizer, count: model.layout.count, weightsStep: step)
             try metrics.truncate(afterStep: state.step)
+            checkpointStep = state.step
         } else {
             model.initialize(seed: options.seed)
             state = TrainState(batcherState: options.seed &* 0x2545_F491_4F6C_DD1D)
@@ -106,8 +109,8 @@ public final class Trainer {
             let norm = options.clip > 0
                 ? clipGradientNorm(model.grads.base, count: model.layout.count, maxNorm: options.clip, pool: model.pool)
                 : Float(sumOfSquares(model.grads.base, count: model.layout.count, pool: model.pool).squareRoot())
-            guard meanLoss.isFinite else { throw TrainingError.nonFinite(step: step + 1, what: "the loss") }
-            guard norm.isFinite else { throw TrainingError.nonFinite(step: step + 1, what: "the gradient norm") }
+            guard meanLoss.isFinite else { throw TrainingError.nonFinite(step: step + 1, what: "the loss", checkpointStep: checkpointStep) }
+            guard norm.isFinite else { throw TrainingError.nonFinite(step: step + 1, what: "the gradient norm", checkpointStep: checkpointStep) }
             var hyper = hyper0
             hyper.lr = lr
             optimizer.update(params: model.params, grads: model.grads, hyper: hyper, pool: model.pool)
@@ -134,16 +137,18 @@ public final class Trainer {
                 windowTokens = 0
             }
             if state.step % options.evalEvery == 0 { onEvent(.validation(validate())) }
-            if state.step % options.checkpointEvery == 0 {
-                try Checkpoint.save(run: run, model: model, optimizer: optimizer, state: state)
-                onEvent(.checkpoint(step: state.step))
-            }
+            if state.step % options.checkpointEvery == 0 { try saveCheckpoint(onEvent) }
         }
         // End with a validation of the final weights (unless the last step just had one).
         if state.step % options.evalEvery != 0 || state.step == 0 { onEvent(.validation(validate())) }
-        try Checkpoint.save(run: run, model: model, optimizer: optimizer, state: state)
-        onEvent(.checkpoint(step: state.step))
+        try saveCheckpoint(onEvent)
         return outcome
+    }
+
+    func saveCheckpoint(_ onEvent: (TrainingEvent) -> Void) throws {
+        try Checkpoint.save(run: run, model: model, optimizer: optimizer, state: state)
+        checkpointStep = state.step
+        onEvent(.checkpoint(step: state.step))
     }
 
     /// Validation NLL, perplexity and accuracy on (up to evalTokens of) the validation stream, dropout off.

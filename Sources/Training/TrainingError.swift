@@ -5,7 +5,7 @@ public enum TrainingError: Error, CustomStringConvertible {
     case unwritable(String)
     case notARun(String)
     case badCheckpoint(String)
-    case nonFinite(step: Int, what: String)
+    case nonFinite(step: Int, what: String, checkpointStep: Int?)
     case invalidOption(String)
 
     public var description: String {
@@ -20,8 +20,9 @@ public enum TrainingError: Error, CustomStringConvertible {
             return "\(p) is not an lmtrain run directory (no config.json): pass the --output directory of `lmtrain fit`"
         case .badCheckpoint(let why):
             return "\(why) (the checkpoint is damaged; restore it from a copy or start a new run)"
-        case .nonFinite(let step, let what):
-            return "training stopped at step \(step): \(what) is not finite (lower --lr, or keep --clip on); the last good checkpoint is kept"
+        case .nonFinite(let step, let what, let saved):
+            let kept = saved.map { "the checkpoint of step \($0) is kept" } ?? "no checkpoint had been written yet"
+            return "training stopped at step \(step): \(what) is not finite (lower --lr, or keep --clip on); \(kept)"
         case .invalidOption(let why):
             return why
         }

@@ -6,7 +6,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks; each prints one JSON object as its last line.",
-        subcommands: [TokenizerBench.self, GemmBench.self, SoftmaxBench.self, CrossEntropyBench.self]
+        subcommands: [TokenizerBench.self, GemmBench.self, SoftmaxBench.self, CrossEntropyBench.self, TrainBench.self]
     )
 }
 

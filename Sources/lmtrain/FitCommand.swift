@@ -69,6 +69,8 @@ struct FitCommand: ParsableCommand {
             let corpusPath = URL(fileURLWithPath: corpus!).standardizedFileURL.path
             _ = try TextFile.bytes(corpusPath)   // missing file, directory, permissions: clear errors first
             if let valid { _ = try TextFile.bytes(valid) }
+            // Check the model's shape before spending time on a tokenizer (the vocabulary is filled in after).
+            if let p = modelConfig(vocabSize: vocabSize).problem { throw ValidationError(p) }
             try prepareDirectory(runDir)
             tok = try obtainTokenizer(corpus: corpusPath, runDir: runDir)
             var opts = TrainOptions()
@@ -79,13 +81,7 @@ struct FitCommand: ParsableCommand {
             opts.seed = seed; opts.logEvery = logEvery; opts.evalEvery = evalEvery; opts.checkpointEvery = checkpointEvery
             opts.threads = threads
             if let p = opts.problem { throw ValidationError(p) }
-            var model = GPTConfig.preset(GPTConfig.Preset(rawValue: preset)!, vocabSize: tok.vocabularySize)
-            if let dModel { model.dModel = dModel }
-            if let layers { model.layers = layers }
-            if let heads { model.heads = heads }
-            if let context { model.context = context }
-            if let dropout { model.dropout = dropout }
-            if let p = model.problem { throw ValidationError(p) }
+            let model = modelConfig(vocabSize: tok.vocabularySize)
             config = RunConfig(model: model, train: opts, corpus: corpusPath,
                                valid: valid.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
             try config.save(run: runDir)
@@ -139,6 +135,17 @@ struct FitCommand: ParsableCommand {
         printErr(outcome == .interrupted ? "checkpoint saved; continue with: lmtrain fit --resume \(runDir)" : "saved \(runDir)/model.safetensors")
     }
 
+    /// The preset with the command line's overrides.
+    func modelConfig(vocabSize: Int) -> GPTConfig {
+        var model = GPTConfig.preset(GPTConfig.Preset(rawValue: preset)!, vocabSize: vocabSize)
+        if let dModel { model.dModel = dModel }
+        if let layers { model.layers = layers }
+        if let heads { model.heads = heads }
+        if let context { model.context = context }
+        if let dropout { model.dropout = dropout }
+        return model
+    }
+
     func obtainTokenizer(corpus: String, runDir: String) throws -> BPETokenizer {
         let dest = runDir + "/tokenizer.json"
         if let tokenizer {
@@ -173,7 +180,7 @@ struct FitCommand: ParsableCommand {
         let lines = all.map { tsv ? TextFile.textFields(of: $0, isTSV: true).joined(separator: " ") : $0 }
         let held = max(1, Int(Double(lines.count) * config.train.validFraction))
         guard lines.count > held else {
-            throw TrainingError.corpusTooSmall(file: config.corpus, tokens: 0, needed: config.model.context + 2)
+            throw TrainingError.invalidOption("\(config.corpus) has \(lines.count) line(s): too few to hold out validation lines and still train (use more text, or pass --valid FILE)")
         }
         let train = try TokenStream.encode(lines: Array(lines.dropLast(held)), tokenizer: tok, threads: config.train.threads)
         let valid = try TokenStream.encode(lines: Array(lines.suffix(held)), tokenizer: tok, threads: config.train.threads)

@@ -22,7 +22,7 @@ func lmtrainBinary() -> URL {
     fatalError("lmtrain binary not found next to the tests: build it first (scripts/test does)")
 }
 
-func run(_ args: [String], stdin: Data? = nil) throws -> CLIResult {
+func lmtrainRun(_ args: [String], stdin: Data? = nil) throws -> CLIResult {
     let p = Process()
     p.executableURL = lmtrainBinary()
     p.arguments = args
@@ -51,9 +51,10 @@ func tempDir() -> URL {
     return d
 }
 
-/// A user-facing failure: non-zero exit, one "Error: …" line, no crash or stack trace.
+/// A user-facing failure: non-zero exit (not a signal), exactly one "Error: …" line (progress lines and
+/// ArgumentParser's usage hint may surround it), no crash or stack trace.
 func isCleanFailure(_ r: CLIResult) -> Bool {
-    let lines = r.stderr.split(separator: "\n").filter { !$0.hasPrefix("counting") && !$0.hasPrefix("merging") }
-    return r.status != 0 && r.status < 128 && lines.count == 1 && lines[0].hasPrefix("Error: ")
-        && !r.stderr.contains("Fatal error") && !r.stderr.contains("Stack dump")
+    let errors = r.stderr.split(separator: "\n").filter { $0.hasPrefix("Error: ") }
+    return r.status != 0 && r.status < 128 && errors.count == 1
+        && !r.stderr.contains("Fatal error") && !r.stderr.contains("Stack dump") && !r.stderr.contains("Backtrac")
 }

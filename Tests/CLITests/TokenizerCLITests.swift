@@ -8,25 +8,25 @@ import Testing
         let dir = tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let tok = dir.appendingPathComponent("tok.json").path
-        let train = try run(["tokenizer", "train", tiny, "--vocab-size", "600", "--output", tok])
+        let train = try lmtrainRun(["tokenizer", "train", tiny, "--vocab-size", "600", "--output", tok])
         #expect(train.status == 0, "\(train.stderr)")
         #expect(train.stderr.contains("merging"))
 
         let text = try String(contentsOfFile: tiny, encoding: .utf8)
-        let enc = try run(["tokenizer", "encode", "--tokenizer", tok], stdin: Data(text.utf8))
+        let enc = try lmtrainRun(["tokenizer", "encode", "--tokenizer", tok], stdin: Data(text.utf8))
         #expect(enc.status == 0)
         let inLines = text.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
         let idLines = enc.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
         #expect(idLines.count == inLines.count)
         #expect(idLines.allSatisfy { $0.split(separator: " ").allSatisfy { Int($0) != nil } })
 
-        let dec = try run(["tokenizer", "decode", "--tokenizer", tok], stdin: Data(enc.stdout.utf8))
+        let dec = try lmtrainRun(["tokenizer", "decode", "--tokenizer", tok], stdin: Data(enc.stdout.utf8))
         #expect(dec.status == 0)
         let outLines = dec.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
         #expect(outLines.count == inLines.count)
         for (a, b) in zip(inLines, outLines) { #expect(String(a).precomposedStringWithCompatibilityMapping == String(b)) }
 
-        let exp = try run(["tokenizer", "export", "--tokenizer", tok, "--format", "hf", "--output", dir.appendingPathComponent("hf").path])
+        let exp = try lmtrainRun(["tokenizer", "export", "--tokenizer", tok, "--format", "hf", "--output", dir.appendingPathComponent("hf").path])
         #expect(exp.status == 0)
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("hf/tokenizer.json"))) as! [String: Any]
         let model = json["model"] as! [String: Any]
@@ -42,7 +42,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("t.json").path
         func check(_ args: [String], stdin: Data? = nil, says needle: String) throws {
-            let r = try run(args, stdin: stdin)
+            let r = try lmtrainRun(args, stdin: stdin)
             #expect(isCleanFailure(r), "\(args): status \(r.status), stderr: \(r.stderr)")
             #expect(r.stderr.contains(needle), "\(args): \(r.stderr)")
         }
@@ -62,7 +62,7 @@ import Testing
         try check(["tokenizer", "encode", "--tokenizer", "/nonexistent/tok.json"], stdin: Data(), says: "file not found")
 
         let good = dir.appendingPathComponent("good.json").path
-        #expect(try run(["tokenizer", "train", tiny, "--vocab-size", "400", "--output", good]).status == 0)
+        #expect(try lmtrainRun(["tokenizer", "train", tiny, "--vocab-size", "400", "--output", good]).status == 0)
         let future = dir.appendingPathComponent("future.json").path
         let text = try String(contentsOfFile: good, encoding: .utf8).replacingOccurrences(of: "\"version\": 1,", with: "\"version\": 7,")
         FileManager.default.createFile(atPath: future, contents: Data(text.utf8))

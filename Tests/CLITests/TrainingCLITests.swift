@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+
+@Suite struct TrainingCLITests {
+    let tiny = repoRoot.appendingPathComponent("corpora/tiny/tiny.txt").path
+
+    @Test func fitEvalGenerateAndResume() throws {
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = dir.appendingPathComponent("run").path
+        let fit = try CLITests.run(["fit", tiny, "--output", run, "--preset", "tiny", "--context", "32", "--steps", "12",
+                                    "--vocab-size", "500", "--eval-every", "6", "--log-every", "3", "--batch-size", "4"])
+        #expect(fit.status == 0, "\(fit.stderr)")
+        #expect(fit.stderr.contains("train: 100% 12/12"))
+        for f in ["config.json", "tokenizer.json", "metrics.jsonl", "model.safetensors", "optimizer.safetensors"] {
+            #expect(FileManager.default.fileExists(atPath: run + "/" + f), "\(f) missing")
+        }
+        let lines = try String(contentsOfFile: run + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        let records = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let steps = records.filter { $0["split"] == nil }, valids = records.filter { $0["split"] as? String == "valid" }
+        #expect(steps.map { $0["step"] as! Int } == [1, 3, 6, 9, 12])
+        #expect(steps.allSatisfy { r in ["loss", "nll", "lr", "tokens_per_s"].allSatisfy { r[$0] is Double } })
+        #expect(valids.map { $0["step"] as! Int } == [6, 12])
+        #expect(valids.allSatisfy { ($0["ppl"] as? Double ?? 0) > 1 })
+
+        let ev = try CLITests.run(["eval", run, tiny])
+        #expect(ev.status == 0, "\(ev.stderr)")
+        let last = ev.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        let obj = try JSONSerialization.jsonObject(with: Data(last.utf8)) as! [String: Any]
+        for k in ["nll", "ppl", "word_ppl", "bits_per_byte", "accuracy"] { #expect(obj[k] is Double, "\(k)") }
+        #expect(abs(exp(obj["nll"] as! Double) - (obj["ppl"] as! Double)) < 1e-2 * (obj["ppl"] as! Double))
+
+        let gen = try CLITests.run(["generate", run, "--prompt", "In the beginning", "--max-tokens", "8", "--greedy"])
+        #expect(gen.status == 0 && gen.stdout.hasPrefix("In the beginning"), "\(gen.stderr)")
+
+        // Resuming a finished run changes nothing and says so.
+        let again = try CLITests.run(["fit", "--resume", run])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stderr.contains("done at step 12"))
+    }
+
+    @Test func badInputFailsCleanly() throws {
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func check(_ args: [String], says needle: String) throws {
+            let r = try CLITests.run(args)
+            #expect(isCleanFailure(r), "\(args): status \(r.status), stderr: \(r.stderr)")
+            #expect(r.stderr.contains(needle), "\(args): \(r.stderr)")
+        }
+        let run = dir.appendingPathComponent("run").path
+        try check(["fit", "/nonexistent/corpus.txt", "--output", run], says: "file not found")
+        let latin1 = dir.appendingPathComponent("latin1.txt").path
+        FileManager.default.createFile(atPath: latin1, contents: Data([0x6F, 0x6B, 0x0A, 0x63, 0x61, 0x66, 0xE9, 0x0A]))
+        try check(["fit", latin1, "--output", run], says: "latin1.txt:2: invalid UTF-8")
+        let small = dir.appendingPathComponent("small.txt").path
+        FileManager.default.createFile(atPath: small, contents: Data("one short line\nand another\n".utf8))
+        try check(["fit", small, "--valid", small, "--output", run, "--vocab-size", "300"], says: "too few for one batch")
+        try check(["fit", tiny, "--output", "/proc/lmtrain-forbidden/run"], says: "cannot write to")
+        try check(["fit", tiny, "--output", run, "--preset", "tiny", "--heads", "3"], says: "not divisible by heads")
+        try check(["fit", tiny, "--output", run, "--time", "soon"], says: "is not a duration")
+        try check(["fit", tiny, "--output", run, "--preset", "tiny", "--context", "16", "--steps", "30", "--lr", "10000",
+                   "--clip", "0", "--vocab-size", "400", "--batch-size", "4"], says: "is not finite")
+        try check(["fit", "--resume", dir.appendingPathComponent("nothing").path], says: "is not an lmtrain run directory")
+        try check(["eval", dir.path, tiny], says: "is not an lmtrain run directory")
+
+        // A good run, then break it in the ways a user might.
+        let good = dir.appendingPathComponent("good").path
+        #expect(try CLITests.run(["fit", tiny, "--output", good, "--preset", "tiny", "--context", "16", "--steps", "2",
+                                  "--vocab-size", "400", "--batch-size", "4"]).status == 0)
+        let other = dir.appendingPathComponent("other.json").path
+        #expect(try CLITests.run(["tokenizer", "train", tiny, "--vocab-size", "350", "--output", other]).status == 0)
+        let tokPath = good + "/tokenizer.json"
+        let saved = try Data(contentsOf: URL(fileURLWithPath: tokPath))
+        try FileManager.default.removeItem(atPath: tokPath)
+        try FileManager.default.copyItem(atPath: other, toPath: tokPath)
+        try check(["eval", good, tiny], says: "the tokenizer has 350 tokens but the model expects 400")
+        try saved.write(to: URL(fileURLWithPath: tokPath))
+        let model = good + "/model.safetensors"
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: model))
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: model))
+        try check(["eval", good, tiny], says: "corrupt or truncated")
+        try check(["generate", good, "--prompt", "x"], says: "corrupt or truncated")
+    }
+}
+
+enum CLITests {
+    static func run(_ args: [String]) throws -> CLIResult { try lmtrainRun(args) }
+}
