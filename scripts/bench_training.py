@@ -105,7 +105,7 @@ def main():
             theirs = run_torch(name, threads, args.repeats)
             rows.append((name, threads, ours, theirs))
             print(name, threads, ours, theirs, flush=True)
-    table = ["| config | threads | lmtrain tok/s | PyTorch tok/s | speed ratio | lmtrain MFU | lmtrain peak RSS | PyTorch peak RSS | RSS ratio |",
+    table = ["| config | threads | lmtrain tok/s | PyTorch tok/s | speed ratio | lmtrain model GFLOP/s | lmtrain peak RSS | PyTorch peak RSS | RSS ratio |",
              "|---|---|---|---|---|---|---|---|---|"]
     peak = {1: 0.0, 2: 0.0}
     for name, threads, o, t in rows:
@@ -122,8 +122,8 @@ learned positions, GELU tanh, tied embeddings, SDPA causal attention, AdamW, cro
 label_smoothing=0.1, clipping; dropout 0), thread count set with torch.set_num_threads. Each figure is the
 median step time over {args.repeats} steps after 3 warm-up steps, in a fresh process (peak RSS is that process's
 maximum resident set). Config A: V 8192, d 256, 4 layers, 4 heads, T 128, B 16 (5.3 M parameters);
-config B: V 8192, d 512, 6 layers, 8 heads, T 128, B 8 (23.2 M). "MFU" here is the achieved GFLOP/s counting
-6 FLOPs per parameter per token plus attention (6·L·T·d); compare it with the GEMM figures above.
+config B: V 8192, d 512, 6 layers, 8 heads, T 128, B 8 (23.2 M). "Model GFLOP/s" counts
+6 FLOPs per parameter per token plus attention (6·L·T·d); as a utilisation, compare it with the GEMM rates above (about 130 GFLOP/s on one thread, 220 on two).
 
 {chr(10).join(table)}
 """
