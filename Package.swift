@@ -39,12 +39,13 @@ let package = Package(
         .target(name: "Kernels", dependencies: ["CKernelSupport", "KernelsAVX512"], swiftSettings: kernelFlags),
         .target(name: "Model", dependencies: ["Kernels"], swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .target(name: "Training", dependencies: ["Model", "Kernels", "Tokenizer"]),
+        .target(name: "Decoding", dependencies: ["Model", "Kernels"]),
 
         // MARK: - Executables
         .executableTarget(
             name: "lmtrain",
             dependencies: [
-                "Tokenizer", "Kernels", "Model", "Training",
+                "Tokenizer", "Kernels", "Model", "Training", "Decoding",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -54,6 +55,7 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Training"], exclude: ["Fixtures"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Kernels"]),
+        .testTarget(name: "DecodingTests", dependencies: ["Decoding", "Model", "Kernels"]),
         .testTarget(name: "CLITests", dependencies: []),
     ],
     // Swift 5 mode: kernels share raw pointers with a worker pool, which the Swift 6 checker cannot

@@ -55,14 +55,12 @@ public func biasBackward(dbias: UnsafeMutablePointer<Float>,   // [cols], accumu
 
 // MARK: - Dropout
 
-/// A counter-based random number (SplitMix64 of seed ⊕ index): element i's draw depends only on (seed, i),
-/// so the mask is the same for any thread count and the backward pass recomputes it instead of storing it.
+/// A counter-based random number (SplitMix64's mix of seed + index·γ): element i's draw depends only on
+/// (seed, i), so the mask is the same for any thread count and the backward pass recomputes it instead of
+/// storing it.
 @inline(__always)
 func dropoutUniform(seed: UInt64, index: Int) -> Float {
-    var z = seed &+ UInt64(truncatingIfNeeded: index) &* 0x9E37_79B9_7F4A_7C15
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    z ^= z >> 31
+    let z = SplitMix64.mix(seed &+ UInt64(truncatingIfNeeded: index) &* 0x9E37_79B9_7F4A_7C15)
     return Float(z >> 40) * (1.0 / Float(1 << 24))
 }
 

@@ -278,9 +278,7 @@ public final class GPT {
 
     /// An independent dropout seed per site (embeddings, each block's two branches).
     private func siteSeed(_ base: UInt64, _ site: Int) -> UInt64 {
-        var z = base &+ UInt64(site + 1) &* 0xD1B5_4A32_D192_ED03
-        z = (z ^ (z >> 29)) &* 0xBF58_476D_1CE4_E5B9
-        return z ^ (z >> 32)
+        SplitMix64.mix(base &+ UInt64(site + 1) &* 0xD1B5_4A32_D192_ED03)
     }
 }
 
@@ -296,17 +294,10 @@ extension Optional where Wrapped == [Float] {
 
 /// Seeded standard normal numbers (SplitMix64 + Box–Muller), for reproducible initialisation.
 public struct GaussianRNG {
-    var state: UInt64
+    var rng: SplitMix64
     var spare: Float? = nil
-    public init(seed: UInt64) { state = seed }
-    mutating func nextU64() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    public mutating func uniform() -> Double { Double(nextU64() >> 11) * (1.0 / 9_007_199_254_740_992.0) }
+    public init(seed: UInt64) { rng = SplitMix64(seed: seed) }
+    public mutating func uniform() -> Double { rng.uniform() }
     public mutating func next() -> Float {
         if let s = spare { spare = nil; return s }
         var u1 = uniform()

@@ -1,16 +1,9 @@
 /// Random training windows: B windows of T+1 consecutive tokens, inputs the first T, targets the last T.
-/// The generator is a single UInt64 (SplitMix64), saved in checkpoints so a resumed run draws the same windows.
+/// The generator's whole state is one UInt64, saved in checkpoints so a resumed run draws the same windows.
 public struct WindowBatcher {
-    public var state: UInt64
-    public init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    var rng: SplitMix64
+    public var state: UInt64 { rng.state }
+    public init(seed: UInt64) { rng = SplitMix64(seed: seed) }
 
     /// Fills inputs and targets ([B, T] each) from `ids` (which must hold at least T+1 tokens).
     public mutating func fill(inputs: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>,
@@ -18,7 +11,7 @@ public struct WindowBatcher {
         let starts = ids.count - T   // windows of T+1 tokens start in 0..<starts
         ids.withUnsafeBufferPointer { src in
             for b in 0..<B {
-                let s = Int(next() % UInt64(starts))
+                let s = Int(rng.next() % UInt64(starts))
                 (inputs + b * T).update(from: src.baseAddress! + s, count: T)
                 (targets + b * T).update(from: src.baseAddress! + s + 1, count: T)
             }
@@ -48,3 +41,4 @@ public struct CosineSchedule: Codable, Sendable, Equatable {
 }
 
 import Foundation
+import Kernels

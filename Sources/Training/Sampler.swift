@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// Picks the next token from logits: greedy, or sampling with temperature, top-k and top-p (nucleus).
 public struct Sampler {
@@ -6,18 +7,11 @@ public struct Sampler {
     public var topK = 0
     public var topP: Float = 1
     public var greedy = false
-    var state: UInt64
+    var rng: SplitMix64
 
     public init(temperature: Float = 1, topK: Int = 0, topP: Float = 1, greedy: Bool = false, seed: UInt64) {
-        self.temperature = temperature; self.topK = topK; self.topP = topP; self.greedy = greedy; state = seed
-    }
-
-    mutating func uniform() -> Double {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return Double((z ^ (z >> 31)) >> 11) / 9_007_199_254_740_992.0
+        self.temperature = temperature; self.topK = topK; self.topP = topP; self.greedy = greedy
+        rng = SplitMix64(seed: seed)
     }
 
     /// The chosen id, never one of `banned` (e.g. `<pad>`).
@@ -39,7 +33,7 @@ public struct Sampler {
             let s = probs.reduce(0, +)
             probs = probs.map { $0 / s }
         }
-        var u = uniform(), i = 0
+        var u = rng.uniform(), i = 0
         while i < probs.count - 1 && u >= probs[i] { u -= probs[i]; i += 1 }
         return Int32(order[i])
     }

@@ -4,6 +4,7 @@ import Kernels
 import Model
 import Tokenizer
 import Training
+import Decoding
 
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -60,9 +61,13 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Sample among the k most likely tokens (0: all).") var topK: Int = 0
     @Option(help: "Sample from the smallest set of tokens whose probability reaches p.") var topP: Float = 0.95
     @Option var seed: UInt64 = 1
+    @Option(help: "Beam search with this many hypotheses instead of sampling (length penalty α = 1).") var beam: Int?
+    @Option(help: "With --beam: print this many best continuations, each with its scores.") var nbest: Int = 1
     @Option var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {
+        if let beam, beam < 1 { throw ValidationError("--beam must be at least 1") }
+        if nbest < 1 || nbest > (beam ?? 1) { throw ValidationError("--nbest must be between 1 and --beam") }
         if maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
         if temperature < 0 { throw ValidationError("--temperature must not be negative") }
         if !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1]") }
@@ -77,6 +82,19 @@ struct GenerateCommand: ParsableCommand {
         let promptIds = [eos] + (try r.tokenizer.encode(prompt))
         var out: [Int32] = []
         let banned: Set<Int32> = [r.tokenizer.id(of: .pad), r.tokenizer.id(of: .bos), r.tokenizer.id(of: .unk)]
+        if let beam {
+            // Beam search over the model's key/value cache; the prompt and the continuation must fit the context.
+            let context = Array(promptIds.suffix(r.config.model.context - 1))
+            var scorer = GPTScorer(model: r.model, prompt: context, beam: beam)
+            var o = BeamOptions(eos: eos)
+            o.beam = beam; o.nbest = nbest; o.banned = banned
+            o.maxLength = min(maxTokens, r.config.model.context - context.count)
+            for h in beamSearch(&scorer, options: o) {
+                let text = try r.tokenizer.decode(h.tokens)
+                say(nbest > 1 ? String(format: "%.4f\t%.4f\t%@%@", h.score, h.logProb, prompt, text) : prompt + text)
+            }
+            return
+        }
         print(prompt, terminator: "")
         var printed = ""
         try gen.generate(prompt: promptIds, maxTokens: maxTokens) { logits in

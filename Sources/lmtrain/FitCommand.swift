@@ -119,7 +119,7 @@ struct FitCommand: ParsableCommand {
             case .step(let r):
                 let tps = r.tokensPerSecond >= 1000 ? String(format: "%.1fk", r.tokensPerSecond / 1000) : String(format: "%.0f", r.tokensPerSecond)
                 bar.update(r.step, status: String(format: "loss %.3f nll %.3f lr %.2e %@ tok/s%@", r.loss, r.nll, r.lr, tps, lastValid),
-                           force: true)
+                           force: r.step == r.totalSteps)
             case .validation(let v):
                 finalReport = v
                 lastValid = String(format: " | valid ppl %.2f acc %.1f%%", v.perplexity, v.accuracy * 100)

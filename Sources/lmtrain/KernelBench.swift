@@ -29,11 +29,8 @@ struct BenchTiming: ParsableArguments {
 /// Random floats in [-1, 1) from a seeded generator.
 func randomBuffer(_ count: Int, seed: UInt64) -> UnsafeMutablePointer<Float> {
     let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
-    var g = seed &+ 0x9E37_79B9_7F4A_7C15
-    for i in 0..<count {
-        g = g &* 6364136223846793005 &+ 1442695040888963407
-        p[i] = Float(Int32(truncatingIfNeeded: g >> 32)) / Float(Int32.max)
-    }
+    var rng = SplitMix64(seed: seed)
+    for i in 0..<count { p[i] = Float(rng.uniform() * 2 - 1) }
     return p
 }
 

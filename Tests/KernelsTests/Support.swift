@@ -1,19 +1,7 @@
 import Foundation
 import Kernels
 
-/// A seeded generator (SplitMix64); tests draw a fresh seed each run and print it on failure.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
+// Tests draw a fresh seed for Kernels' SplitMix64 each run and print it on failure.
 func freshSeed() -> UInt64 { UInt64.random(in: 0...UInt64.max) }
 
 /// A heap buffer of floats, freed on deinit.

@@ -1,0 +1,39 @@
+import Foundation
+import Kernels
+import Model
+
+/// A language model as a `StepScorer`: one key/value cache row per hypothesis, reordered by origin each step,
+/// so a step costs one incremental forward pass for the whole beam.
+public struct GPTScorer: StepScorer {
+    public let model: GPT
+    let cache: KVCache
+    let prompt: [Int32]
+    var logits: [Float]
+    public var vocabularySize: Int { model.config.vocabSize }
+
+    /// `prompt` (non-empty, e.g. starting with `<eos>`) is fed once per beam row on the first call.
+    public init(model: GPT, prompt: [Int32], beam: Int) {
+        self.model = model
+        self.prompt = prompt
+        cache = KVCache(config: model.config, batch: beam)
+        logits = [Float](repeating: 0, count: beam * model.config.vocabSize)
+    }
+
+    public mutating func logProbabilities(hypotheses: [[Int32]], origins: [Int]?, into out: UnsafeMutablePointer<Float>) {
+        let B = cache.batch, V = vocabularySize
+        if let origins {
+            cache.reorder(origins: origins + Array(repeating: 0, count: B - origins.count))
+            let last = hypotheses.map { $0.last! } + Array(repeating: 0, count: B - hypotheses.count)
+            logits.withUnsafeMutableBufferPointer { model.decodeStep(tokens: last, cache: cache, logits: $0.baseAddress!) }
+        } else {
+            cache.reset()
+            for t in prompt {
+                logits.withUnsafeMutableBufferPointer { model.decodeStep(tokens: Array(repeating: t, count: B), cache: cache, logits: $0.baseAddress!) }
+            }
+        }
+        // Log-softmax of each live row.
+        logits.withUnsafeBufferPointer { l in
+            logSoftmaxRows(out: out, input: l.baseAddress!, rows: hypotheses.count, cols: V, pool: model.pool)
+        }
+    }
+}
