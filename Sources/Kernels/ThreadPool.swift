@@ -6,38 +6,92 @@ import Foundation
 /// `run { tid in … }` runs the body once on every thread (the caller is thread 0) and returns when all are
 /// done. Workers spin for a short while after a job before sleeping, so back-to-back kernel calls (a training
 /// step makes hundreds) do not pay a thread wake-up each: that wake-up is what made small products lose on
-/// two threads. Jobs must not be nested, and one pool serves one caller thread at a time.
+/// two threads. Jobs must not be nested; callers on several threads take turns.
 public final class ThreadPool: @unchecked Sendable {
     public let threadCount: Int
-    private var workers: [Thread] = []
-    // pthread objects live on the heap: `&property` of a class is not guaranteed a stable address.
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    /// Serialises callers: kernels called from several threads at once (parallel tests, say) take turns.
-    private let callerMutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    /// Threads taking part in the current job (barrier size).
-    private var active = 1
     /// Scratch memory owned by the pool, for kernels that need packing buffers; use it only inside
     /// `exclusive` (which `run` implies).
     public let workspace = Workspace()
-    private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    // Counters are heap cells so C atomics can address them stably.
-    private let generation = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
-    private let finished = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
-    private let barrierCount = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
-    private let barrierSense = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
-    private let workCounter = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
-    private var body: ((Int) -> Void)? = nil
-    private var shuttingDown = false
-    /// Spin iterations before a worker sleeps (~50–100 µs).
-    private let spinLimit = 20_000
+    /// The state the workers share. They hold it strongly (not the pool), so the pool can be destroyed
+    /// while they run: its deinit tells them to stop and waits until they have.
+    private let core: PoolCore
 
     /// The process-wide default pool: one thread per core.
     nonisolated(unsafe) public static var shared = ThreadPool(threads: ProcessInfo.processInfo.activeProcessorCount)
 
     public init(threads: Int) {
         threadCount = max(1, threads)
+        core = PoolCore(threadCount: threadCount)
+        for tid in 1..<threadCount {
+            let core = self.core
+            let t = Thread { core.workerLoop(tid) }
+            t.stackSize = 1 << 20
+            t.start()
+        }
+    }
+
+    deinit { core.shutDown() }
+
+    /// Runs `body` while no other caller can use the pool (or its workspace).
+    public func exclusive<R>(_ body: () throws -> R) rethrows -> R {
+        pthread_mutex_lock(core.callerMutex)
+        defer { pthread_mutex_unlock(core.callerMutex) }
+        return try body()
+    }
+
+    /// Runs `body(tid)` for tid in 0..<min(threads, threadCount), concurrently, and waits for all.
+    /// With one thread the body runs on the caller, with no hand-off.
+    public func run(threads: Int = .max, _ body: (Int) -> Void) {
+        exclusive { core.run(active: max(1, min(threads, threadCount)), body) }
+    }
+
+    /// Runs `body(i)` for i in 0..<count, split into contiguous ranges across the threads
+    /// (or on the caller alone when `count` is small, where a hand-off costs more than it saves).
+    public func parallelFor(_ count: Int, minimumPerThread: Int = 1, _ body: (Range<Int>) -> Void) {
+        if count <= 0 { return }
+        let workers = max(1, min(threadCount, count / max(1, minimumPerThread)))
+        run(threads: workers) { tid in
+            let lo = count * tid / workers, hi = count * (tid + 1) / workers
+            if lo < hi { body(lo..<hi) }
+        }
+    }
+
+    /// Waits until every thread of the current `run` has reached the barrier (sense-reversing spin barrier).
+    public func barrier(_ localSense: inout Int64) { core.barrier(&localSense) }
+
+    /// Claims the next item of a shared work queue: 0, 1, 2, … across all threads of the current `run`
+    /// (the counter starts at 0 with each `run`). Dynamic scheduling: a thread slowed down (a preempted vCPU,
+    /// say) simply claims fewer items instead of making the others wait at the next barrier.
+    public func claimWorkItem() -> Int { Int(lmt_add(core.workCounter, 1) - 1) }
+
+    /// The barrier sense a thread starts a `run` with.
+    public var currentSense: Int64 { lmt_load(core.barrierSense) }
+}
+
+/// What the pool's threads share: the job, its counters and the sleep/wake machinery. Counters are heap
+/// cells so C atomics can address them stably, and pthread objects live on the heap because `&property` of
+/// a class is not guaranteed a stable address.
+final class PoolCore: @unchecked Sendable {
+    let threadCount: Int
+    let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    /// Serialises callers; recursive, so a kernel can hold it across its set-up and its `run`.
+    let callerMutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    let generation = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
+    let finished = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
+    let barrierCount = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
+    let barrierSense = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
+    let workCounter = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
+    /// Threads taking part in the current job (barrier size).
+    var active = 1
+    var body: ((Int) -> Void)? = nil
+    var shuttingDown = false
+    /// Spin iterations before a worker sleeps (~50–100 µs).
+    let spinLimit = 20_000
+
+    init(threadCount: Int) {
+        self.threadCount = threadCount
         pthread_mutex_init(mutex, nil)
-        // Recursive, so a kernel can hold it across its set-up and its `run`.
         var attr = pthread_mutexattr_t()
         pthread_mutexattr_init(&attr)
         pthread_mutexattr_settype(&attr, Int32(PTHREAD_MUTEX_RECURSIVE))
@@ -45,31 +99,30 @@ public final class ThreadPool: @unchecked Sendable {
         pthread_mutexattr_destroy(&attr)
         pthread_cond_init(cond, nil)
         for p in [generation, finished, barrierCount, barrierSense, workCounter] { p.initialize(to: 0) }
-        for tid in 1..<max(threadCount, 1) {
-            let t = Thread { [unowned self] in self.workerLoop(tid) }
-            t.stackSize = 1 << 20
-            workers.append(t)
-            t.start()
-        }
     }
 
     deinit {
+        pthread_cond_destroy(cond)
+        pthread_mutex_destroy(mutex)
+        pthread_mutex_destroy(callerMutex)
+        cond.deallocate(); mutex.deallocate(); callerMutex.deallocate()
+        for p in [generation, finished, barrierCount, barrierSense, workCounter] { p.deallocate() }
+    }
+
+    /// Tells the workers to exit and waits until each has counted itself out.
+    func shutDown() {
+        pthread_mutex_lock(callerMutex)
         lmt_store(finished, 0)
         pthread_mutex_lock(mutex)
         shuttingDown = true
         lmt_add(generation, 1)
         pthread_cond_broadcast(cond)
         pthread_mutex_unlock(mutex)
-        // Each worker counts itself out and touches nothing after that.
         while lmt_load(finished) != Int64(threadCount - 1) { lmt_pause() }
-        for p in [generation, finished, barrierCount, barrierSense, workCounter] { p.deallocate() }
-        pthread_cond_destroy(cond)
-        pthread_mutex_destroy(mutex)
-        pthread_mutex_destroy(callerMutex)
-        cond.deallocate(); mutex.deallocate(); callerMutex.deallocate()
+        pthread_mutex_unlock(callerMutex)
     }
 
-    private func workerLoop(_ tid: Int) {
+    func workerLoop(_ tid: Int) {
         var seen: Int64 = 0
         while true {
             var spins = 0
@@ -87,19 +140,9 @@ public final class ThreadPool: @unchecked Sendable {
         }
     }
 
-    /// Runs `body` while no other caller can use the pool (or its workspace).
-    public func exclusive<R>(_ body: () throws -> R) rethrows -> R {
-        pthread_mutex_lock(callerMutex)
-        defer { pthread_mutex_unlock(callerMutex) }
-        return try body()
-    }
-
-    /// Runs `body(tid)` for tid in 0..<min(threads, threadCount), concurrently, and waits for all.
-    /// With one thread the body runs on the caller, with no hand-off.
-    public func run(threads: Int = .max, _ body: (Int) -> Void) {
-        pthread_mutex_lock(callerMutex)
-        defer { pthread_mutex_unlock(callerMutex) }
-        active = max(1, min(threads, threadCount))
+    /// One job on `active` threads (the caller holds callerMutex).
+    func run(active: Int, _ body: (Int) -> Void) {
+        self.active = active
         lmt_store(workCounter, 0)
         if active == 1 { body(0); return }
         withoutActuallyEscaping(body) { escapable in
@@ -115,19 +158,7 @@ public final class ThreadPool: @unchecked Sendable {
         }
     }
 
-    /// Runs `body(i)` for i in 0..<count, split into contiguous ranges across the threads
-    /// (or on the caller alone when `count` is small, where a hand-off costs more than it saves).
-    public func parallelFor(_ count: Int, minimumPerThread: Int = 1, _ body: (Range<Int>) -> Void) {
-        if count <= 0 { return }
-        let workers = max(1, min(threadCount, count / max(1, minimumPerThread)))
-        run(threads: workers) { tid in
-            let lo = count * tid / workers, hi = count * (tid + 1) / workers
-            if lo < hi { body(lo..<hi) }
-        }
-    }
-
-    /// Waits until every thread of the current `run` has reached the barrier (sense-reversing spin barrier).
-    public func barrier(_ localSense: inout Int64) {
+    func barrier(_ localSense: inout Int64) {
         localSense = 1 - localSense
         if lmt_add(barrierCount, 1) == Int64(active) {
             lmt_store(barrierCount, 0)
@@ -136,14 +167,6 @@ public final class ThreadPool: @unchecked Sendable {
             while lmt_load(barrierSense) != localSense { lmt_pause() }
         }
     }
-
-    /// Claims the next item of a shared work queue: 0, 1, 2, … across all threads of the current `run`
-    /// (the counter starts at 0 with each `run`). Dynamic scheduling: a thread slowed down (a preempted vCPU,
-    /// say) simply claims fewer items instead of making the others wait at the next barrier.
-    public func claimWorkItem() -> Int { Int(lmt_add(workCounter, 1) - 1) }
-
-    /// The barrier sense a thread starts a `run` with.
-    public var currentSense: Int64 { lmt_load(barrierSense) }
 }
 
 /// 64-byte aligned scratch buffers that grow on demand and are kept for the next call, so kernels do not

@@ -12,6 +12,9 @@ public final class GPT {
     public let grads: FloatArena
     public let pool: ThreadPool
     private var acts: Activations? = nil
+    /// Named views resolved once, so a step does no name lookups (or string building) at all.
+    private var paramViews: Views! = nil
+    private var gradViews: Views! = nil
 
     public init(config: GPTConfig, pool: ThreadPool = .shared) {
         precondition(config.problem == nil, config.problem ?? "")
@@ -20,6 +23,8 @@ public final class GPT {
         layout = ParameterLayout(config)
         params = FloatArena(count: layout.count)
         grads = FloatArena(count: layout.count)
+        paramViews = Views(self, params)
+        gradViews = Views(self, grads)
     }
 
     // MARK: - Parameter views
@@ -32,12 +37,25 @@ public final class GPT {
         let ln1w, ln1b, qkvw, qkvb, projw, projb, ln2w, ln2b, fcw, fcb, fcprojw, fcprojb: UnsafeMutablePointer<Float>
     }
 
-    func block(_ l: Int, _ a: FloatArena) -> Block {
-        let p = { (n: String) in self.pointer("h.\(l).\(n)", in: a) }
-        return Block(ln1w: p("ln_1.weight"), ln1b: p("ln_1.bias"), qkvw: p("attn.c_attn.weight"), qkvb: p("attn.c_attn.bias"),
-                     projw: p("attn.c_proj.weight"), projb: p("attn.c_proj.bias"), ln2w: p("ln_2.weight"), ln2b: p("ln_2.bias"),
-                     fcw: p("mlp.c_fc.weight"), fcb: p("mlp.c_fc.bias"), fcprojw: p("mlp.c_proj.weight"), fcprojb: p("mlp.c_proj.bias"))
+    /// Every tensor of one arena (parameters or gradients) as a pointer.
+    struct Views {
+        let wte, wpe, lnfw, lnfb: UnsafeMutablePointer<Float>
+        let blocks: [Block]
+        init(_ m: GPT, _ a: FloatArena) {
+            wte = m.pointer("wte.weight", in: a); wpe = m.pointer("wpe.weight", in: a)
+            lnfw = m.pointer("ln_f.weight", in: a); lnfb = m.pointer("ln_f.bias", in: a)
+            blocks = (0..<m.config.layers).map { l in
+                let p = { (n: String) in m.pointer("h.\(l).\(n)", in: a) }
+                return Block(ln1w: p("ln_1.weight"), ln1b: p("ln_1.bias"), qkvw: p("attn.c_attn.weight"), qkvb: p("attn.c_attn.bias"),
+                             projw: p("attn.c_proj.weight"), projb: p("attn.c_proj.bias"), ln2w: p("ln_2.weight"), ln2b: p("ln_2.bias"),
+                             fcw: p("mlp.c_fc.weight"), fcb: p("mlp.c_fc.bias"), fcprojw: p("mlp.c_proj.weight"), fcprojb: p("mlp.c_proj.bias"))
+            }
+        }
     }
+
+    func block(_ l: Int, _ a: FloatArena) -> Block { (a === params ? paramViews : gradViews).blocks[l] }
+    var P: Views { paramViews }
+    var G: Views { gradViews }
 
     /// GPT-2's initialisation: N(0, 0.02) for matrices and token embeddings, N(0, 0.01) for positions,
     /// residual output projections scaled by 1/√(2·layers), zero biases, unit LayerNorm gains.
@@ -133,8 +151,8 @@ public final class GPT {
         let a = activations(B: B, T: T)
         let p = params
         let drop = training ? c.dropout : 0
-        embeddingForward(out: a.encoded, ids: ids, table: pointer("wte.weight", in: p), N: N, C: C, pool: pool)
-        for b in 0..<B { add(out: a.encoded + b * T * C, a.encoded + b * T * C, pointer("wpe.weight", in: p), count: T * C, pool: pool) }
+        embeddingForward(out: a.encoded, ids: ids, table: P.wte, N: N, C: C, pool: pool)
+        for b in 0..<B { add(out: a.encoded + b * T * C, a.encoded + b * T * C, P.wpe, count: T * C, pool: pool) }
         if drop > 0 { dropoutForward(out: a.encoded, input: a.encoded, count: N * C, p: drop, seed: siteSeed(dropoutSeed, 0), pool: pool) }
         var residual = UnsafePointer(a.encoded)
         for l in 0..<c.layers {
@@ -154,7 +172,7 @@ public final class GPT {
             residual = UnsafePointer(a.res2[l])
         }
         layerNormForward(out: a.lnf, mean: a.lnfMean, rstd: a.lnfRstd, input: residual,
-                         weight: pointer("ln_f.weight", in: p), bias: pointer("ln_f.bias", in: p), N: N, C: C, pool: pool)
+                         weight: P.lnfw, bias: P.lnfb, N: N, C: C, pool: pool)
         return a
     }
 
@@ -176,7 +194,7 @@ public final class GPT {
     func head(_ a: Activations, targets: UnsafePointer<Int32>, loss: LossOptions, gradScale: Float?,
               rowConfidence: UnsafeMutablePointer<Float>?) -> CrossEntropyStats {
         let N = a.B * a.T, C = config.dModel, V = config.vocabSize
-        let wte = pointer("wte.weight", in: params), dwte = pointer("wte.weight", in: grads)
+        let wte = P.wte, dwte = G.wte
         var stats = CrossEntropyStats()
         var r0 = 0
         while r0 < N {
@@ -210,7 +228,7 @@ public final class GPT {
     public func logits(ids: UnsafePointer<Int32>, B: Int, T: Int, into out: UnsafeMutablePointer<Float>) {
         let a = forwardBody(ids: ids, B: B, T: T, training: false, dropoutSeed: 0)
         sgemm(transA: false, transB: true, m: B * T, n: config.vocabSize, k: config.dModel, alpha: 1, a: a.lnf,
-              lda: config.dModel, b: pointer("wte.weight", in: params), ldb: config.dModel, beta: 0, c: out,
+              lda: config.dModel, b: P.wte, ldb: config.dModel, beta: 0, c: out,
               ldc: config.vocabSize, pool: pool)
     }
 
@@ -234,8 +252,8 @@ public final class GPT {
         // Final LayerNorm: dres = d(residual stream after the last block).
         a.dres.update(repeating: 0, count: N * C)
         let lastResidual = c.layers > 0 ? UnsafePointer(a.res2[c.layers - 1]) : UnsafePointer(a.encoded)
-        layerNormBackward(dinput: a.dres, dweight: pointer("ln_f.weight", in: g), dbias: pointer("ln_f.bias", in: g),
-                          dout: a.dlnf, input: lastResidual, weight: pointer("ln_f.weight", in: p),
+        layerNormBackward(dinput: a.dres, dweight: G.lnfw, dbias: G.lnfb,
+                          dout: a.dlnf, input: lastResidual, weight: P.lnfw,
                           mean: a.lnfMean, rstd: a.lnfRstd, N: N, C: C, pool: pool)
         for l in stride(from: c.layers - 1, through: 0, by: -1) {
             let w = block(l, p), dw = block(l, g)
@@ -262,8 +280,8 @@ public final class GPT {
         }
         // encoded = dropout(wte[ids] + wpe[t]).
         let denc = branchGradient(a.dres, count: N * C, drop: drop, seed: siteSeed(dropoutSeed, 0), scratch: a.dtmp)
-        embeddingBackward(dtable: pointer("wte.weight", in: g), dout: denc, ids: ids, N: N, C: C, pool: pool)
-        let dwpe = pointer("wpe.weight", in: g)
+        embeddingBackward(dtable: G.wte, dout: denc, ids: ids, N: N, C: C, pool: pool)
+        let dwpe = G.wpe
         for b in 0..<B { axpy(dwpe, alpha: 1, denc + b * T * C, count: T * C, pool: pool) }
     }
 

@@ -61,7 +61,7 @@ extension GPT {
         precondition(tokens.count == cache.batch && cache.length < cache.capacity)
         let c = config, C = c.dModel, N = cache.batch, H = c.heads, hs = c.headSize, t = cache.length
         let p = params
-        let wte = pointer("wte.weight", in: p), wpe = pointer("wpe.weight", in: p)
+        let wte = P.wte, wpe = P.wpe
         for b in 0..<N {
             let dst = cache.x + b * C, e = wte + Int(tokens[b]) * C, pos = wpe + t * C
             for j in 0..<C { dst[j] = e[j] + pos[j] }
@@ -101,7 +101,7 @@ extension GPT {
             add(out: cache.x, cache.x, cache.proj, count: N * C, pool: pool)
         }
         layerNormForward(out: cache.ln, mean: cache.mean, rstd: cache.rstd, input: cache.x,
-                         weight: pointer("ln_f.weight", in: p), bias: pointer("ln_f.bias", in: p), N: N, C: C, pool: pool)
+                         weight: P.lnfw, bias: P.lnfb, N: N, C: C, pool: pool)
         sgemm(transA: false, transB: true, m: N, n: c.vocabSize, k: C, alpha: 1, a: cache.ln, lda: C, b: wte, ldb: C,
               beta: 0, c: logits, ldc: c.vocabSize, pool: pool)
         cache.advance()

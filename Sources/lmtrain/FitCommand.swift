@@ -71,6 +71,10 @@ struct FitCommand: ParsableCommand {
             if let valid { _ = try TextFile.bytes(valid) }
             // Check the model's shape before spending time on a tokenizer (the vocabulary is filled in after).
             if let p = modelConfig(vocabSize: vocabSize).problem { throw ValidationError(p) }
+            // Never train over an earlier run: its model would be lost.
+            if FileManager.default.fileExists(atPath: runDir + "/config.json") {
+                throw CLIError("\(runDir) already holds a run: continue it with `lmtrain fit --resume \(runDir)`, or choose another --output")
+            }
             try prepareDirectory(runDir)
             tok = try obtainTokenizer(corpus: corpusPath, runDir: runDir)
             var opts = TrainOptions()
@@ -84,7 +88,6 @@ struct FitCommand: ParsableCommand {
             let model = modelConfig(vocabSize: tok.vocabularySize)
             config = RunConfig(model: model, train: opts, corpus: corpusPath,
                                valid: valid.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
-            try config.save(run: runDir)
         }
         let opts = config.train
         // Data: token ids cached in RUN/data.
@@ -107,6 +110,8 @@ struct FitCommand: ParsableCommand {
         let model = GPT(config: config.model, pool: ThreadPool(threads: opts.threads))
         let trainer = try Trainer(model: model, options: opts, run: runDir, train: train, valid: valid,
                                   eos: tok.id(of: .eos), prior: prior, resume: resume != nil)
+        // Only now is this a run (a failure above leaves no config.json, so the directory stays usable).
+        if resume == nil { try config.save(run: runDir) }
         let params = config.model.parameterCount
         printErr("model: \(params.formatted()) parameters (d \(config.model.dModel), \(config.model.layers) layers, \(config.model.heads) heads, context \(T), vocabulary \(config.model.vocabSize)); data: \(train.count.formatted()) training / \(valid.count.formatted()) validation tokens; ε = \(opts.smoothing) (\(opts.smoothingStyle))")
         let budgetText = opts.timeBudget.map { "time budget \(formatDuration($0))" } ?? "\(opts.steps!) steps"

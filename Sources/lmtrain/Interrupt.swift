@@ -9,4 +9,10 @@ func installInterruptHandler() {
         if stopRequested != 0 { _exit(130) }
         stopRequested = 1
     }
+    // A parent may hand down SIGINT blocked (test runners and some launchers do); then the handler would
+    // never run and Ctrl-C would be lost. Unblock it for this thread (the main one, which spawns the others).
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGINT)
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
 }

@@ -80,3 +80,20 @@ import Kernels
         #expect(c.array == before.array.map { $0 * 0.5 })
     }
 }
+
+@Suite struct ThreadPoolTests {
+    /// Pools come and go (a failed load destroys a model and its pool): creating, using and destroying many
+    /// must neither crash nor leave work undone.
+    @Test func poolsCanBeCreatedUsedAndDestroyed() {
+        for round in 0..<50 {
+            let pool = ThreadPool(threads: 1 + round % 3)
+            var hits = [Int](repeating: 0, count: 1000)
+            hits.withUnsafeMutableBufferPointer { h in
+                pool.parallelFor(1000) { r in for i in r { h[i] += 1 } }
+            }
+            #expect(hits.allSatisfy { $0 == 1 })
+        }
+        // A pool destroyed right after creation, before its workers ever ran a job.
+        for n in 2...4 { _ = ThreadPool(threads: n) }
+    }
+}
