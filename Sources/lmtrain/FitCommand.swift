@@ -122,6 +122,11 @@ struct FitCommand: ParsableCommand {
         let outcome = try trainer.run(shouldStop: { stopRequested != 0 }) { event in
             switch event {
             case .step(let r):
+                // With only a time budget the length is unknown for the first 10 steps: say so, no bar yet.
+                if r.totalSteps == nil {
+                    printErr(String(format: "train: step %d, loss %.3f nll %.3f (measuring speed to fix the schedule)", r.step, r.loss, r.nll))
+                    return
+                }
                 let tps = r.tokensPerSecond >= 1000 ? String(format: "%.1fk", r.tokensPerSecond / 1000) : String(format: "%.0f", r.tokensPerSecond)
                 bar.update(r.step, status: String(format: "loss %.3f nll %.3f lr %.2e %@ tok/s%@", r.loss, r.nll, r.lr, tps, lastValid),
                            force: r.step == r.totalSteps)

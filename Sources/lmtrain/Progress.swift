@@ -29,7 +29,7 @@ final class ProgressBar {
         lastDraw = now
         let elapsed = now.timeIntervalSince(start)
         let rate = elapsed > 0 ? Double(done - startDone) / elapsed : 0
-        let eta = rate > 0 ? Double(total - done) / rate : 0
+        let eta = rate > 0 ? Double(total - done) / rate : .infinity   // "?" until there is a rate
         let frac = min(1, Double(done) / Double(total))
         let rateText = "\(formatCount(rate)) \(unit)/s"
         let tail = "\(done)/\(total) \(rateText) ETA \(formatDuration(eta))" + (status.isEmpty ? "" : " " + status)
