@@ -57,25 +57,34 @@ public func beamSearch<S: StepScorer>(_ scorer: inout S, prompt: [Int32] = [], o
         buffer.withUnsafeMutableBufferPointer { b in
             scorer.logProbabilities(hypotheses: live.map { prompt + $0.tokens }, origins: origins, into: b.baseAddress!)
         }
-        // Candidates: (total log-prob, row, token), best first; 2·beam of them.
+        // The best 2·beam candidates (total log-prob, row, token), best first, ties to the lower row and token:
+        // kept by ordered insertion into a short list rather than by sorting all rows × V of them.
+        let keep = 2 * o.beam
         var cands: [(Float, Int, Int32)] = []
-        cands.reserveCapacity(rows * V)
+        cands.reserveCapacity(keep + 1)
+        @inline(__always) func better(_ a: (Float, Int, Int32), _ b: (Float, Int, Int32)) -> Bool {
+            a.0 != b.0 ? a.0 > b.0 : (a.1, a.2) < (b.1, b.2)
+        }
         for (r, h) in live.enumerated() {
             let banned = blockedByNgram(h.tokens, n: o.noRepeatNgram)
             for v in 0..<V {
+                let lp = buffer[r * V + v]
+                if lp == -.infinity || lp.isNaN { continue }
+                let c = (h.logProb + lp, r, Int32(v))
+                if cands.count == keep && !better(c, cands[keep - 1]) { continue }
                 let tok = Int32(v)
                 if o.banned.contains(tok) || banned.contains(tok) { continue }
                 if tok == o.eos && length < o.minLength { continue }
                 if tok != o.eos && length >= o.maxLength { continue }
-                let lp = buffer[r * V + v]
-                if lp == -.infinity || lp.isNaN { continue }
-                cands.append((h.logProb + lp, r, tok))
+                var i = cands.count
+                while i > 0 && better(c, cands[i - 1]) { i -= 1 }
+                cands.insert(c, at: i)
+                if cands.count > keep { cands.removeLast() }
             }
         }
-        cands.sort { $0.0 != $1.0 ? $0.0 > $1.0 : ($0.1, $0.2) < ($1.1, $1.2) }
         var next: [LiveHypothesis] = []
         var nextOrigins: [Int] = []
-        for (rank, (lp, r, tok)) in cands.prefix(2 * o.beam).enumerated() {
+        for (rank, (lp, r, tok)) in cands.enumerated() {
             if tok == o.eos {
                 // An EOS candidate finishes only if it ranks within the top `beam` (fairseq's rule): one further
                 // down would not have survived as a live hypothesis either.
