@@ -38,9 +38,9 @@ public struct GemmKernel: Sendable {
     public static let avx2 = GemmKernel(name: "avx2-6x16", mr: 6, nr: 16, mc: 120, kc: 256, nc: 2048) {
         microKernel6x16(kc: $0, a: $1, b: $2, c: $3, ldc: $4, alpha: $5, beta: $6)
     }
-    /// 12×32 with twenty-four 16-wide accumulators, where the CPU has AVX-512F (nil elsewhere).
+    /// 12×32 with twenty-four 16-wide accumulators, where the CPU has AVX-512 F/CD/BW/DQ/VL (nil elsewhere).
     /// Blocking for ≥ 48 KiB L1d / ≥ 1 MiB L2: 32 KiB B sliver, 288 KiB A block, 4 MiB B panel.
-    public static let avx512: GemmKernel? = lmt_cpu_has_avx512f() != 0
+    public static let avx512: GemmKernel? = lmt_cpu_has_avx512_skylake() != 0
         ? GemmKernel(name: "avx512-12x32", mr: 12, nr: 32, mc: 288, kc: 256, nc: 4096) {
             microKernel12x32(kc: $0, a: $1, b: $2, c: $3, ldc: $4, alpha: $5, beta: $6)
         } : nil

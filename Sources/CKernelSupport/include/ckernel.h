@@ -16,11 +16,14 @@ static inline void lmt_pause(void) {
 #endif
 }
 
-/// Whether this CPU (and OS) can run AVX-512F code (for choosing a GEMM micro-kernel at run time).
-static inline int lmt_cpu_has_avx512f(void) {
+/// Whether this CPU (and OS) can run code compiled for skylake-avx512 (AVX-512 F, CD, BW, DQ and VL), the
+/// target of the AVX-512 GEMM micro-kernel, which is chosen at run time.
+static inline int lmt_cpu_has_avx512_skylake(void) {
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f");
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vl");
 #else
     return 0;
 #endif
