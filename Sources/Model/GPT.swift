@@ -139,9 +139,6 @@ public final class GPT {
         return a
     }
 
-    /// Bytes of the activation arena for (B, T) (for reports).
-    public func activationBytes(B: Int, T: Int) -> Int { activations(B: B, T: T).arena.count * 4 }
-
     // MARK: - Forward
 
     /// Runs the decoder up to the final LayerNorm. Dropout (when `training` and config.dropout > 0) draws its

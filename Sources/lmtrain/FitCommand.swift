@@ -17,7 +17,9 @@ struct FitCommand: ParsableCommand {
     @Argument(help: "Training text (UTF-8, one document per line; .tsv: text columns).") var corpus: String?
     @Option(help: "Validation text; without it the last 2% of the corpus's lines are held out.") var valid: String?
     @Option(help: "Run directory.") var output: String = "runs/lm"
-    @Option(help: "Continue the run in this directory from its last checkpoint.") var resume: String?
+    @Option(help: ArgumentHelp("Continue the run in this directory from its last checkpoint.",
+                               discussion: "The run's saved options are used (other training options are ignored, except --threads); a --time budget counts the time already spent."))
+    var resume: String?
     @Option(help: "Tokenizer file to use; without it one is trained on the corpus.") var tokenizer: String?
     @Option(help: "Model preset: tiny, small or base.") var preset: String = "small"
     @Option(help: "Vocabulary size of the tokenizer trained when none is given.") var vocabSize: Int = 8000
