@@ -40,12 +40,13 @@ let package = Package(
         .target(name: "Model", dependencies: ["Kernels"], swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .target(name: "Training", dependencies: ["Model", "Kernels", "Tokenizer"]),
         .target(name: "Decoding", dependencies: ["Model", "Kernels"]),
+        .target(name: "Evaluation"),
 
         // MARK: - Executables
         .executableTarget(
             name: "lmtrain",
             dependencies: [
-                "Tokenizer", "Kernels", "Model", "Training", "Decoding",
+                "Tokenizer", "Kernels", "Model", "Training", "Decoding", "Evaluation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -56,6 +57,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model", "Training"], exclude: ["Fixtures"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Kernels"]),
         .testTarget(name: "DecodingTests", dependencies: ["Decoding", "Model", "Kernels"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
         .testTarget(name: "CLITests", dependencies: []),
     ],
     // Swift 5 mode: kernels share raw pointers with a worker pool, which the Swift 6 checker cannot

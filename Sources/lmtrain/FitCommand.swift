@@ -144,7 +144,8 @@ struct FitCommand: ParsableCommand {
         let final = finalReport ?? trainer.validate()
         bar.finish(String(format: "%@ at step %d: valid nll %.4f, perplexity %.2f, accuracy %.1f%%",
                           outcome == .interrupted ? "interrupted" : "done", trainer.state.step, final.nll, final.perplexity, final.accuracy * 100))
-        printErr(outcome == .interrupted ? "checkpoint saved; continue with: lmtrain fit --resume \(runDir)" : "saved \(runDir)/model.safetensors")
+        try writeCurves(run: runDir, to: runDir + "/curves.svg")
+        printErr(outcome == .interrupted ? "checkpoint saved; continue with: lmtrain fit --resume \(runDir)" : "saved \(runDir)/model.safetensors and curves.svg")
     }
 
     /// The preset with the command line's overrides.

@@ -12,7 +12,7 @@ import Testing
                                     "--vocab-size", "500", "--eval-every", "6", "--log-every", "3", "--batch-size", "4"])
         #expect(fit.status == 0, "\(fit.stderr)")
         #expect(fit.stderr.contains("train: 100% 12/12"))
-        for f in ["config.json", "tokenizer.json", "metrics.jsonl", "model.safetensors", "optimizer.safetensors"] {
+        for f in ["config.json", "tokenizer.json", "metrics.jsonl", "model.safetensors", "optimizer.safetensors", "curves.svg"] {
             #expect(FileManager.default.fileExists(atPath: run + "/" + f), "\(f) missing")
         }
         let lines = try String(contentsOfFile: run + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
