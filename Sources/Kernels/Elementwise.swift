@@ -75,13 +75,21 @@ public func dropoutForward(out: UnsafeMutablePointer<Float>,   // [count]
     }
 }
 
-/// dinput += dout·keep/(1 − p), with the forward pass's mask recomputed from (seed, i).
-public func dropoutBackward(dinput: UnsafeMutablePointer<Float>,   // [count], accumulated into
+/// dinput += dout·keep/(1 − p) (or dinput = … when `accumulate` is false, which saves zeroing it first),
+/// with the forward pass's mask recomputed from (seed, i).
+public func dropoutBackward(dinput: UnsafeMutablePointer<Float>,   // [count], accumulated into (or overwritten)
                             dout: UnsafePointer<Float>,            // [count]
-                            count: Int, p: Float, seed: UInt64, pool: ThreadPool = .shared) {
-    if p == 0 { axpy(dinput, alpha: 1, dout, count: count, pool: pool); return }
+                            count: Int, p: Float, seed: UInt64, accumulate: Bool = true,
+                            pool: ThreadPool = .shared) {
+    if p == 0 {
+        if accumulate { axpy(dinput, alpha: 1, dout, count: count, pool: pool) } else { dinput.update(from: dout, count: count) }
+        return
+    }
     let scale = 1 / (1 - p)
     pool.parallelFor(count, minimumPerThread: 1 << 14) { r in
-        for i in r where dropoutUniform(seed: seed, index: i) >= p { dinput[i] += dout[i] * scale }
+        for i in r {
+            let g = dropoutUniform(seed: seed, index: i) >= p ? dout[i] * scale : 0
+            dinput[i] = accumulate ? dinput[i] + g : g
+        }
     }
 }

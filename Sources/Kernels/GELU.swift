@@ -26,11 +26,11 @@ public func geluForward(out: UnsafeMutablePointer<Float>,   // [count]
     }
 }
 
-/// dinput += dout·GELU'(x), with GELU'(x) = 0.5(1 + t) + 0.5·x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²), t = tanh(u).
-public func geluBackward(dinput: UnsafeMutablePointer<Float>,   // [count], accumulated into
+/// dinput += dout·GELU'(x) (or dinput = … when `accumulate` is false, which saves zeroing it first), with GELU'(x) = 0.5(1 + t) + 0.5·x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²), t = tanh(u).
+public func geluBackward(dinput: UnsafeMutablePointer<Float>,   // [count], accumulated into (or overwritten)
                          input: UnsafePointer<Float>,           // [count]
                          dout: UnsafePointer<Float>,            // [count]
-                         count: Int, pool: ThreadPool = .shared) {
+                         count: Int, accumulate: Bool = true, pool: ThreadPool = .shared) {
     pool.parallelFor(count, minimumPerThread: 1 << 14) { range in
         var i = range.lowerBound
         let c = SIMD8<Float>(repeating: geluScale), k = SIMD8<Float>(repeating: 0.044715), h = SIMD8<Float>(repeating: 0.5)
@@ -45,11 +45,12 @@ public func geluBackward(dinput: UnsafeMutablePointer<Float>,   // [count], accu
             let t = 1 - 2 * inv
             let sech2 = (4 * inv) * (e * inv)   // grouped so no factor overflows (e reaches 1.6e38)
             let d = h * (1 + t) + h * x * sech2 * c * (1 + k3 * x2)
-            store8(load8(dinput + i).addingProduct(d, load8(dout + i)), dinput + i)
+            let prior = accumulate ? load8(dinput + i) : SIMD8<Float>()
+            store8(prior.addingProduct(d, load8(dout + i)), dinput + i)
             i += 8
         }
         while i < range.upperBound {
-            dinput[i] += dout[i] * geluDerivativeNaive(input[i])
+            dinput[i] = (accumulate ? dinput[i] : 0) + dout[i] * geluDerivativeNaive(input[i])
             i += 1
         }
     }

@@ -259,8 +259,7 @@ public final class GPT {
             let dfcproj = branchGradient(a.dres, count: N * C, drop: drop, seed: siteSeed(dropoutSeed, 2 + 2 * l), scratch: a.dtmp)
             linearBackward(dinput: a.d4c, dweight: dw.fcprojw, dbias: dw.fcprojb, dout: dfcproj, input: a.fchGelu[l],
                            weight: w.fcprojw, N: N, In: 4 * C, Out: C, pool: pool)
-            a.d4c2.update(repeating: 0, count: N * 4 * C)
-            geluBackward(dinput: a.d4c2, input: a.fch[l], dout: a.d4c, count: N * 4 * C, pool: pool)
+            geluBackward(dinput: a.d4c2, input: a.fch[l], dout: a.d4c, count: N * 4 * C, accumulate: false, pool: pool)
             linearBackward(dinput: a.dtmp, dweight: dw.fcw, dbias: dw.fcb, dout: a.d4c2, input: a.ln2[l], weight: w.fcw,
                            N: N, In: C, Out: 4 * C, pool: pool)
             layerNormBackward(dinput: a.dres, dweight: dw.ln2w, dbias: dw.ln2b, dout: a.dtmp, input: a.res1[l], weight: w.ln2w,
@@ -286,8 +285,7 @@ public final class GPT {
     private func branchGradient(_ dres: UnsafeMutablePointer<Float>, count: Int, drop: Float, seed: UInt64,
                                 scratch: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
         if drop == 0 { return dres }
-        scratch.update(repeating: 0, count: count)
-        dropoutBackward(dinput: scratch, dout: dres, count: count, p: drop, seed: seed, pool: pool)
+        dropoutBackward(dinput: scratch, dout: dres, count: count, p: drop, seed: seed, accumulate: false, pool: pool)
         return scratch
     }
 

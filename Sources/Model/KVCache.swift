@@ -12,6 +12,8 @@ public final class KVCache {
     let keys: FloatArena     // [layers, batch, capacity, C]
     let values: FloatArena   // [layers, batch, capacity, C]
     let scratch: FloatArena
+    /// One layer's keys (or values) for all rows, for reordering without allocating.
+    let reorderScratch: FloatArena
     let x, ln, qkv, atty, proj, fc, fcGelu, mean, rstd, scores: UnsafeMutablePointer<Float>
 
     public init(config c: GPTConfig, batch: Int) {
@@ -21,6 +23,7 @@ public final class KVCache {
         layers = c.layers
         keys = FloatArena(count: c.layers * batch * c.context * c.dModel)
         values = FloatArena(count: c.layers * batch * c.context * c.dModel)
+        reorderScratch = FloatArena(count: batch * c.context * c.dModel)
         let sizes = [batch * C, batch * C, batch * 3 * C, batch * C, batch * C, batch * 4 * C, batch * 4 * C, batch, batch, c.context]
         let padded = sizes.map { ($0 + 15) / 16 * 16 }
         scratch = FloatArena(count: padded.reduce(0, +))
@@ -35,17 +38,17 @@ public final class KVCache {
     func key(_ l: Int, _ b: Int, _ t: Int) -> UnsafeMutablePointer<Float> { keys.base + ((l * batch + b) * capacity + t) * C }
     func value(_ l: Int, _ b: Int, _ t: Int) -> UnsafeMutablePointer<Float> { values.base + ((l * batch + b) * capacity + t) * C }
 
-    /// Row b takes the cached keys and values of row origins[b] (beam search re-ranking).
+    /// Row b takes the cached keys and values of row origins[b] (beam search re-ranking). Copies only the
+    /// filled positions, through preallocated scratch; an identity reordering costs nothing.
     public func reorder(origins: [Int]) {
-        let span = capacity * C
-        var tmp = [Float](repeating: 0, count: batch * span)
+        if origins.enumerated().allSatisfy({ $0.offset == $0.element }) { return }
+        let span = capacity * C, filled = length * C
+        let tmp = reorderScratch.base
         for arena in [keys, values] {
             for l in 0..<layers {
                 let base = arena.base + l * batch * span
-                tmp.withUnsafeMutableBufferPointer { t in
-                    t.baseAddress!.update(from: base, count: batch * span)
-                    for (b, o) in origins.enumerated() { (base + b * span).update(from: t.baseAddress! + o * span, count: length * C) }
-                }
+                for b in 0..<batch { (tmp + b * span).update(from: base + b * span, count: filled) }
+                for (b, o) in origins.enumerated() { (base + b * span).update(from: tmp + o * span, count: filled) }
             }
         }
     }

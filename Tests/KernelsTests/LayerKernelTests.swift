@@ -74,6 +74,11 @@ import Kernels
         let dxR = Buffer((0..<count).map { dx[$0] + dy[$0] * geluDerivativeNaive(x[$0]) })
         geluBackward(dinput: dx.p, input: x.p, dout: dy.p, count: count, pool: Self.pool2)
         #expect(worstError(dx, dxR, atol: 1e-6, rtol: 1e-5) <= 1, "seed \(seed) backward")
+        // Overwrite mode into a poisoned buffer: dout·GELU'(x) alone.
+        let dw = Buffer(count)
+        geluBackward(dinput: dw.p, input: x.p, dout: dy.p, count: count, accumulate: false, pool: Self.pool2)
+        let dwR = Buffer((0..<count).map { dy[$0] * geluDerivativeNaive(x[$0]) })
+        #expect(worstError(dw, dwR, atol: 1e-6, rtol: 1e-5) <= 1, "seed \(seed) backward, overwrite")
         // Saturated inputs (|x| up to 200) must give finite gradients: e^{2u} reaches its clamp there.
         let big = Buffer([200, -200, 60, -60, 45, -45, 30, -30, 100, -100])
         let dBig = Buffer(10), ones = Buffer([Float](repeating: 1, count: 10))
@@ -126,6 +131,10 @@ import Kernels
         dx.p.update(repeating: 0, count: n)
         dropoutBackward(dinput: dx.p, dout: dy.p, count: n, p: 0.25, seed: 42)
         #expect((0..<n).allSatisfy { (a[$0] == 0) == (dx[$0] == 0) || dy[$0] == 0 })
+        // Overwrite mode into a poisoned buffer equals accumulating into zeros.
+        let dw = Buffer(n)
+        dropoutBackward(dinput: dw.p, dout: dy.p, count: n, p: 0.25, seed: 42, accumulate: false, pool: Self.pool2)
+        #expect(dw.array == dx.array)
     }
 
     @Test(arguments: [1, 7, 33, 257])
