@@ -94,3 +94,10 @@ public func causalSoftmaxBackwardNaive(dscores: UnsafeMutablePointer<Float>, dpr
         }
     }
 }
+
+/// x = softmax(scale·x) over `count` entries, in place, on the calling thread (a decoding step's attention
+/// row, where the rows are already spread over threads).
+@inline(__always)
+public func softmaxRowInPlace(_ x: UnsafeMutablePointer<Float>, count: Int, scale: Float) {
+    causalSoftmaxRow(y: x, x: x, Tk: count, visible: count, scale: scale)
+}

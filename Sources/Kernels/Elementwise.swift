@@ -25,6 +25,26 @@ public func axpy(_ y: UnsafeMutablePointer<Float>,   // [count], accumulated int
     }
 }
 
+/// out = α·x + y (the translation model's scaled embeddings plus positions; α·x alone when y is nil).
+/// out may alias x or y.
+public func scaledAdd(out: UnsafeMutablePointer<Float>,   // [count]
+                      alpha: Float,
+                      _ x: UnsafePointer<Float>,          // [count]
+                      _ y: UnsafePointer<Float>?,         // [count] or nil
+                      count: Int, pool: ThreadPool = .shared) {
+    pool.parallelFor(count, minimumPerThread: 1 << 15) { r in
+        let a8 = SIMD8<Float>(repeating: alpha)
+        var i = r.lowerBound
+        if let y {
+            while i + 8 <= r.upperBound { store8(load8(y + i).addingProduct(a8, load8(x + i)), out + i); i += 8 }
+            while i < r.upperBound { out[i] = alpha * x[i] + y[i]; i += 1 }
+        } else {
+            while i + 8 <= r.upperBound { store8(a8 * load8(x + i), out + i); i += 8 }
+            while i < r.upperBound { out[i] = alpha * x[i]; i += 1 }
+        }
+    }
+}
+
 /// out[r] += bias (a bias broadcast over rows).
 public func addBias(_ out: UnsafeMutablePointer<Float>,   // [rows, cols]
                     bias: UnsafePointer<Float>,           // [cols]

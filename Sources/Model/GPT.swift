@@ -35,6 +35,8 @@ public final class GPT {
 
     struct Block {
         let ln1w, ln1b, qkvw, qkvb, projw, projb, ln2w, ln2b, fcw, fcb, fcprojw, fcprojb: UnsafeMutablePointer<Float>
+        var attention: AttentionWeights { AttentionWeights(lnw: ln1w, lnb: ln1b, qkvw: qkvw, qkvb: qkvb, projw: projw, projb: projb) }
+        var mlp: MLPWeights { MLPWeights(lnw: ln2w, lnb: ln2b, fcw: fcw, fcb: fcb, projw: fcprojw, projb: fcprojb) }
     }
 
     /// Every tensor of one arena (parameters or gradients) as a pointer.
@@ -91,6 +93,15 @@ public final class GPT {
         let dqkv: UnsafeMutablePointer<Float>          // [B, T, 3C]
         let d4c, d4c2: UnsafeMutablePointer<Float>     // [B, T, 4C]
         let headRows: Int
+
+        func attention(_ l: Int) -> AttentionActivations {
+            AttentionActivations(ln: ln1[l], mean: ln1Mean[l], rstd: ln1Rstd[l], qkv: qkv[l], kv: nil, atty: atty[l],
+                                 probs: probs[l], proj: attproj[l], out: res1[l])
+        }
+        func mlp(_ l: Int) -> MLPActivations {
+            MLPActivations(ln: ln2[l], mean: ln2Mean[l], rstd: ln2Rstd[l], fch: fch[l], fchGelu: fchGelu[l], proj: fcproj[l], out: res2[l])
+        }
+        var scratch: SublayerScratch { SublayerScratch(dtmp: dtmp, datty: datty, dqkv: dqkv, d4c: d4c, d4c2: d4c2) }
 
         init(config c: GPTConfig, B: Int, T: Int) {
             self.B = B; self.T = T
@@ -150,22 +161,13 @@ public final class GPT {
         let drop = training ? c.dropout : 0
         embeddingForward(out: a.encoded, ids: ids, table: P.wte, N: N, C: C, pool: pool)
         for b in 0..<B { add(out: a.encoded + b * T * C, a.encoded + b * T * C, P.wpe, count: T * C, pool: pool) }
-        if drop > 0 { dropoutForward(out: a.encoded, input: a.encoded, count: N * C, p: drop, seed: siteSeed(dropoutSeed, 0), pool: pool) }
+        if drop > 0 { dropoutForward(out: a.encoded, input: a.encoded, count: N * C, p: drop, seed: DropoutSite(p: drop, base: dropoutSeed, site: 0).seed, pool: pool) }
         var residual = UnsafePointer(a.encoded)
         for l in 0..<c.layers {
             let w = block(l, p)
-            layerNormForward(out: a.ln1[l], mean: a.ln1Mean[l], rstd: a.ln1Rstd[l], input: residual, weight: w.ln1w, bias: w.ln1b, N: N, C: C, pool: pool)
-            linearForward(out: a.qkv[l], input: a.ln1[l], weight: w.qkvw, bias: w.qkvb, N: N, In: C, Out: 3 * C, pool: pool)
-            attentionForward(out: a.atty[l], probs: a.probs[l], qkv: a.qkv[l], B: B, T: T, C: C, H: H, pool: pool)
-            linearForward(out: a.attproj[l], input: a.atty[l], weight: w.projw, bias: w.projb, N: N, In: C, Out: C, pool: pool)
-            if drop > 0 { dropoutForward(out: a.attproj[l], input: a.attproj[l], count: N * C, p: drop, seed: siteSeed(dropoutSeed, 1 + 2 * l), pool: pool) }
-            add(out: a.res1[l], residual, a.attproj[l], count: N * C, pool: pool)
-            layerNormForward(out: a.ln2[l], mean: a.ln2Mean[l], rstd: a.ln2Rstd[l], input: a.res1[l], weight: w.ln2w, bias: w.ln2b, N: N, C: C, pool: pool)
-            linearForward(out: a.fch[l], input: a.ln2[l], weight: w.fcw, bias: w.fcb, N: N, In: C, Out: 4 * C, pool: pool)
-            geluForward(out: a.fchGelu[l], input: a.fch[l], count: N * 4 * C, pool: pool)
-            linearForward(out: a.fcproj[l], input: a.fchGelu[l], weight: w.fcprojw, bias: w.fcprojb, N: N, In: 4 * C, Out: C, pool: pool)
-            if drop > 0 { dropoutForward(out: a.fcproj[l], input: a.fcproj[l], count: N * C, p: drop, seed: siteSeed(dropoutSeed, 2 + 2 * l), pool: pool) }
-            add(out: a.res2[l], a.res1[l], a.fcproj[l], count: N * C, pool: pool)
+            selfAttentionForward(w.attention, a.attention(l), x: residual, B: B, T: T, C: C, H: H, causal: true,
+                                 keyLengths: nil, dropout: DropoutSite(p: drop, base: dropoutSeed, site: 1 + 2 * l), pool: pool)
+            mlpForward(w.mlp, a.mlp(l), x: a.res1[l], N: N, C: C, dropout: DropoutSite(p: drop, base: dropoutSeed, site: 2 + 2 * l), pool: pool)
             residual = UnsafePointer(a.res2[l])
         }
         layerNormForward(out: a.lnf, mean: a.lnfMean, rstd: a.lnfRstd, input: residual,
@@ -173,45 +175,16 @@ public final class GPT {
         return a
     }
 
-    /// Loss options of a step.
-    public struct LossOptions: Sendable {
-        public var smoothing: Float
-        public var style: SmoothingStyle
-        /// Per-token weights for `.prior` (Σ = 1), [V].
-        public var prior: [Float]?
-        public var ignoreIndex: Int32
-        public init(smoothing: Float = 0.1, style: SmoothingStyle = .uniform, prior: [Float]? = nil, ignoreIndex: Int32 = -100) {
-            self.smoothing = smoothing; self.style = style; self.prior = prior; self.ignoreIndex = ignoreIndex
-        }
-    }
+    public typealias LossOptions = Model.LossOptions
 
     /// Output head fused with the loss, in blocks of rows: logits = lnf·wteᵀ for a block, the fused
     /// cross-entropy (its gradient in place, when `gradScale` is set), then dlnf = dlogits·wte and
     /// dwte += dlogitsᵀ·lnf, so the B·T×V logits never exist at once.
     func head(_ a: Activations, targets: UnsafePointer<Int32>, loss: LossOptions, gradScale: Float?,
               rowConfidence: UnsafeMutablePointer<Float>?) -> CrossEntropyStats {
-        let N = a.B * a.T, C = config.dModel, V = config.vocabSize
-        let wte = P.wte, dwte = G.wte
-        var stats = CrossEntropyStats()
-        var r0 = 0
-        while r0 < N {
-            let rows = min(a.headRows, N - r0)
-            sgemm(transA: false, transB: true, m: rows, n: V, k: C, alpha: 1, a: a.lnf + r0 * C, lda: C, b: wte, ldb: C,
-                  beta: 0, c: a.logits, ldc: V, pool: pool)
-            stats += loss.prior.withUnsafeBufferPointerOrNil { prior in
-                crossEntropy(logits: a.logits, targets: targets + r0, rows: rows, vocab: V, smoothing: loss.smoothing,
-                             style: loss.style, prior: prior, ignoreIndex: loss.ignoreIndex, gradScale: gradScale,
-                             rowConfidence: rowConfidence.map { $0 + r0 }, pool: pool)
-            }
-            if gradScale != nil {
-                sgemm(transA: false, transB: false, m: rows, n: C, k: V, alpha: 1, a: a.logits, lda: V, b: wte, ldb: C,
-                      beta: 0, c: a.dlnf + r0 * C, ldc: C, pool: pool)
-                sgemm(transA: true, transB: false, m: V, n: C, k: rows, alpha: 1, a: a.logits, lda: V, b: a.lnf + r0 * C, ldb: C,
-                      beta: 1, c: dwte, ldc: C, pool: pool)
-            }
-            r0 += rows
-        }
-        return stats
+        fusedOutputHead(hidden: a.lnf, dhidden: a.dlnf, rows: a.B * a.T, C: config.dModel, V: config.vocabSize,
+                        table: P.wte, dtable: G.wte, logits: a.logits, blockRows: a.headRows, targets: targets,
+                        loss: loss, gradScale: gradScale, rowConfidence: rowConfidence, pool: pool)
     }
 
     /// Loss and accuracy without gradients (validation, evaluation). Dropout off.
@@ -252,47 +225,71 @@ public final class GPT {
         layerNormBackward(dinput: a.dres, dweight: G.lnfw, dbias: G.lnfb,
                           dout: a.dlnf, input: lastResidual, weight: P.lnfw,
                           mean: a.lnfMean, rstd: a.lnfRstd, N: N, C: C, pool: pool)
+        let scratch = a.scratch
         for l in stride(from: c.layers - 1, through: 0, by: -1) {
             let w = block(l, p), dw = block(l, g)
             let residual = l == 0 ? UnsafePointer(a.encoded) : UnsafePointer(a.res2[l - 1])
-            // res2 = res1 + dropout(fch_gelu·W + b): the MLP branch.
-            let dfcproj = branchGradient(a.dres, count: N * C, drop: drop, seed: siteSeed(dropoutSeed, 2 + 2 * l), scratch: a.dtmp)
-            linearBackward(dinput: a.d4c, dweight: dw.fcprojw, dbias: dw.fcprojb, dout: dfcproj, input: a.fchGelu[l],
-                           weight: w.fcprojw, N: N, In: 4 * C, Out: C, pool: pool)
-            geluBackward(dinput: a.d4c2, input: a.fch[l], dout: a.d4c, count: N * 4 * C, accumulate: false, pool: pool)
-            linearBackward(dinput: a.dtmp, dweight: dw.fcw, dbias: dw.fcb, dout: a.d4c2, input: a.ln2[l], weight: w.fcw,
-                           N: N, In: C, Out: 4 * C, pool: pool)
-            layerNormBackward(dinput: a.dres, dweight: dw.ln2w, dbias: dw.ln2b, dout: a.dtmp, input: a.res1[l], weight: w.ln2w,
-                              mean: a.ln2Mean[l], rstd: a.ln2Rstd[l], N: N, C: C, pool: pool)
-            // res1 = residual + dropout(atty·W + b): the attention branch.
-            let dattproj = branchGradient(a.dres, count: N * C, drop: drop, seed: siteSeed(dropoutSeed, 1 + 2 * l), scratch: a.dtmp)
-            linearBackward(dinput: a.datty, dweight: dw.projw, dbias: dw.projb, dout: dattproj, input: a.atty[l], weight: w.projw,
-                           N: N, In: C, Out: C, pool: pool)
-            attentionBackward(dqkv: a.dqkv, dout: a.datty, qkv: a.qkv[l], probs: a.probs[l], B: B, T: T, C: C, H: H, pool: pool)
-            linearBackward(dinput: a.dtmp, dweight: dw.qkvw, dbias: dw.qkvb, dout: a.dqkv, input: a.ln1[l], weight: w.qkvw,
-                           N: N, In: C, Out: 3 * C, pool: pool)
-            layerNormBackward(dinput: a.dres, dweight: dw.ln1w, dbias: dw.ln1b, dout: a.dtmp, input: residual, weight: w.ln1w,
-                              mean: a.ln1Mean[l], rstd: a.ln1Rstd[l], N: N, C: C, pool: pool)
+            mlpBackward(w.mlp, dw.mlp, a.mlp(l), x: a.res1[l], dres: a.dres, s: scratch, N: N, C: C,
+                        dropout: DropoutSite(p: drop, base: dropoutSeed, site: 2 + 2 * l), pool: pool)
+            selfAttentionBackward(w.attention, dw.attention, a.attention(l), x: residual, dres: a.dres, s: scratch,
+                                  B: B, T: T, C: C, H: H, causal: true, keyLengths: nil,
+                                  dropout: DropoutSite(p: drop, base: dropoutSeed, site: 1 + 2 * l), pool: pool)
         }
         // encoded = dropout(wte[ids] + wpe[t]).
-        let denc = branchGradient(a.dres, count: N * C, drop: drop, seed: siteSeed(dropoutSeed, 0), scratch: a.dtmp)
+        let denc = branchGradient(a.dres, count: N * C, site: DropoutSite(p: drop, base: dropoutSeed, site: 0), scratch: a.dtmp, pool: pool)
         embeddingBackward(dtable: G.wte, dout: denc, ids: ids, N: N, C: C, pool: pool)
         let dwpe = G.wpe
         for b in 0..<B { axpy(dwpe, alpha: 1, denc + b * T * C, count: T * C, pool: pool) }
     }
+}
 
-    /// The gradient reaching a dropout'd branch: `dres` itself without dropout, else dres·mask/(1−p) in scratch.
-    private func branchGradient(_ dres: UnsafeMutablePointer<Float>, count: Int, drop: Float, seed: UInt64,
-                                scratch: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
-        if drop == 0 { return dres }
-        dropoutBackward(dinput: scratch, dout: dres, count: count, p: drop, seed: seed, accumulate: false, pool: pool)
-        return scratch
+/// Loss options of a step.
+public struct LossOptions: Sendable {
+    public var smoothing: Float
+    public var style: SmoothingStyle
+    /// Per-token weights for `.prior` (Σ = 1), [V].
+    public var prior: [Float]?
+    public var ignoreIndex: Int32
+    public init(smoothing: Float = 0.1, style: SmoothingStyle = .uniform, prior: [Float]? = nil, ignoreIndex: Int32 = -100) {
+        self.smoothing = smoothing; self.style = style; self.prior = prior; self.ignoreIndex = ignoreIndex
     }
+}
 
-    /// An independent dropout seed per site (embeddings, each block's two branches).
-    private func siteSeed(_ base: UInt64, _ site: Int) -> UInt64 {
-        SplitMix64.mix(base &+ UInt64(site + 1) &* 0xD1B5_4A32_D192_ED03)
+/// The output head fused with the loss, in blocks of rows: logits = hidden·tableᵀ for a block, the fused
+/// cross-entropy (its gradient in place, when `gradScale` is set), then dhidden = dlogits·table and
+/// dtable += dlogitsᵀ·hidden, so the rows×V logits never exist at once. Shared by both models (their output
+/// projections are tied to the embedding table).
+func fusedOutputHead(hidden: UnsafePointer<Float>,              // [rows, C]
+                     dhidden: UnsafeMutablePointer<Float>,      // [rows, C], overwritten when training
+                     rows N: Int, C: Int, V: Int,
+                     table: UnsafePointer<Float>,               // [V, C]
+                     dtable: UnsafeMutablePointer<Float>,       // [V, C], accumulated into
+                     logits: UnsafeMutablePointer<Float>,       // [blockRows, V] scratch
+                     blockRows: Int,
+                     targets: UnsafePointer<Int32>,             // [rows]
+                     loss: LossOptions, gradScale: Float?,
+                     rowConfidence: UnsafeMutablePointer<Float>?,   // [rows] or nil
+                     pool: ThreadPool) -> CrossEntropyStats {
+    var stats = CrossEntropyStats()
+    var r0 = 0
+    while r0 < N {
+        let rows = min(blockRows, N - r0)
+        sgemm(transA: false, transB: true, m: rows, n: V, k: C, alpha: 1, a: hidden + r0 * C, lda: C, b: table, ldb: C,
+              beta: 0, c: logits, ldc: V, pool: pool)
+        stats += loss.prior.withUnsafeBufferPointerOrNil { prior in
+            crossEntropy(logits: logits, targets: targets + r0, rows: rows, vocab: V, smoothing: loss.smoothing,
+                         style: loss.style, prior: prior, ignoreIndex: loss.ignoreIndex, gradScale: gradScale,
+                         rowConfidence: rowConfidence.map { $0 + r0 }, pool: pool)
+        }
+        if gradScale != nil {
+            sgemm(transA: false, transB: false, m: rows, n: C, k: V, alpha: 1, a: logits, lda: V, b: table, ldb: C,
+                  beta: 0, c: dhidden + r0 * C, ldc: C, pool: pool)
+            sgemm(transA: true, transB: false, m: V, n: C, k: rows, alpha: 1, a: logits, lda: V, b: hidden + r0 * C, ldb: C,
+                  beta: 1, c: dtable, ldc: C, pool: pool)
+        }
+        r0 += rows
     }
+    return stats
 }
 
 extension Optional where Wrapped == [Float] {

@@ -16,30 +16,37 @@ public struct ParameterLayout: Sendable {
     public let count: Int
     private let index: [String: Int]
 
-    public init(_ c: GPTConfig) {
+    /// Lays out `entries` (name, shape) in order, each tensor 64-byte aligned (16 floats) for the vector kernels.
+    public init(_ entries: [(String, [Int])]) {
         var list: [TensorInfo] = []
         var off = 0
-        func add(_ name: String, _ shape: [Int]) {
+        for (name, shape) in entries {
             let t = TensorInfo(name: name, shape: shape, offset: off)
-            // Keep every tensor 64-byte aligned (16 floats) for the vector kernels.
             off += (t.count + 15) / 16 * 16
             list.append(t)
         }
-        let d = c.dModel
-        add("wte.weight", [c.vocabSize, d])
-        add("wpe.weight", [c.context, d])
-        for l in 0..<c.layers {
-            add("h.\(l).ln_1.weight", [d]); add("h.\(l).ln_1.bias", [d])
-            add("h.\(l).attn.c_attn.weight", [d, 3 * d]); add("h.\(l).attn.c_attn.bias", [3 * d])
-            add("h.\(l).attn.c_proj.weight", [d, d]); add("h.\(l).attn.c_proj.bias", [d])
-            add("h.\(l).ln_2.weight", [d]); add("h.\(l).ln_2.bias", [d])
-            add("h.\(l).mlp.c_fc.weight", [d, 4 * d]); add("h.\(l).mlp.c_fc.bias", [4 * d])
-            add("h.\(l).mlp.c_proj.weight", [4 * d, d]); add("h.\(l).mlp.c_proj.bias", [d])
-        }
-        add("ln_f.weight", [d]); add("ln_f.bias", [d])
         tensors = list
         count = off
         index = Dictionary(uniqueKeysWithValues: list.enumerated().map { ($1.name, $0) })
+    }
+
+    public init(_ c: GPTConfig) {
+        let d = c.dModel
+        var e: [(String, [Int])] = [("wte.weight", [c.vocabSize, d]), ("wpe.weight", [c.context, d])]
+        for l in 0..<c.layers { e += ParameterLayout.selfAttentionBlock("h.\(l).", d: d) }
+        e += [("ln_f.weight", [d]), ("ln_f.bias", [d])]
+        self.init(e)
+    }
+
+    /// The tensors of one GPT-2 block under `prefix` (LayerNorm, self-attention, LayerNorm, MLP), which the
+    /// decoder-only model and the translation model's encoder share.
+    public static func selfAttentionBlock(_ prefix: String, d: Int) -> [(String, [Int])] {
+        [(prefix + "ln_1.weight", [d]), (prefix + "ln_1.bias", [d]),
+         (prefix + "attn.c_attn.weight", [d, 3 * d]), (prefix + "attn.c_attn.bias", [3 * d]),
+         (prefix + "attn.c_proj.weight", [d, d]), (prefix + "attn.c_proj.bias", [d]),
+         (prefix + "ln_2.weight", [d]), (prefix + "ln_2.bias", [d]),
+         (prefix + "mlp.c_fc.weight", [d, 4 * d]), (prefix + "mlp.c_fc.bias", [4 * d]),
+         (prefix + "mlp.c_proj.weight", [4 * d, d]), (prefix + "mlp.c_proj.bias", [d])]
     }
 
     public subscript(name: String) -> TensorInfo { tensors[index[name]!] }
