@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "KernelsAVX512", dependencies: ["CKernelSupport"], swiftSettings: avx512Flags),
         .target(name: "Kernels", dependencies: ["CKernelSupport", "KernelsAVX512"], swiftSettings: kernelFlags),
         .target(name: "Model", dependencies: ["Kernels"], swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
-        .target(name: "Training", dependencies: ["Model", "Kernels", "Tokenizer"]),
+        .target(name: "Training", dependencies: ["Model", "Kernels", "Tokenizer", "Decoding", "Evaluation"]),
         .target(name: "Decoding", dependencies: ["Model", "Kernels"]),
         .target(name: "Evaluation"),
 

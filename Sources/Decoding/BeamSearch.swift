@@ -39,24 +39,68 @@ public struct Hypothesis: Sendable, Equatable {
     public let score: Float
 }
 
-/// Beam search over a `StepScorer`: each step extends every live hypothesis, keeps the best 2·beam
-/// candidates (so enough survive when some end in EOS), moves those ending in EOS to the finished list
-/// (scored with the length penalty), and continues with the best `beam` that did not. The search ends when
-/// `beam` hypotheses have finished and the best live one, scored as if it ended now, does not beat the worst
-/// of them, or at the maximum length. Greedy search is beam 1. One source at a time: batching several
-/// sentences (finished ones leaving the batch) is the caller's loop for now.
+/// Beam search over a `StepScorer` for one source (or one language-model prompt): the batched search with a
+/// batch of one, through an adapter that hands the scorer whole prefixes.
 public func beamSearch<S: StepScorer>(_ scorer: inout S, prompt: [Int32] = [], options o: BeamOptions) -> [Hypothesis] {
+    var adapter = PrefixScorer(inner: scorer, prompt: prompt)
+    let result = batchBeamSearch(&adapter, sentences: 1, options: o)[0]
+    scorer = adapter.inner
+    return result
+}
+
+/// Beam search for a batch of sentences at once: every step scores all live hypotheses of all unfinished
+/// sentences in one call (one model step for the whole batch). Per sentence, each step extends every live
+/// hypothesis, keeps the best 2·beam candidates (so enough survive when some end in EOS), moves those ending
+/// in EOS to the finished list (scored with the length penalty), and continues with the best `beam` that did
+/// not. A sentence is done when `beam` hypotheses have finished and the best live one, scored as if it ended
+/// now, does not beat the worst of them (HF's heuristic), or at its maximum length; done sentences leave the
+/// batch, and the scorer reorders its caches by the rows' origins. Greedy search is beam 1.
+/// `maxLengths[s]` overrides `options.maxLength` per sentence (a·source length + b).
+public func batchBeamSearch<S: BatchStepScorer>(_ scorer: inout S, sentences: Int, options o: BeamOptions,
+                                                maxLengths: [Int]? = nil) -> [[Hypothesis]] {
     let V = scorer.vocabularySize
-    var live = [LiveHypothesis(tokens: [], logProb: 0)]
-    var finished: [Hypothesis] = []
-    var buffer = [Float](repeating: 0, count: o.beam * V)
-    var origins: [Int]? = nil
-    for length in 1...max(1, o.maxLength) {
-        let rows = live.count
-        if buffer.count < rows * V { buffer = [Float](repeating: 0, count: rows * V) }
-        buffer.withUnsafeMutableBufferPointer { b in
-            scorer.logProbabilities(hypotheses: live.map { prompt + $0.tokens }, origins: origins, into: b.baseAddress!)
+    var state = (0..<sentences).map { s in
+        SentenceBeam(live: [LiveHypothesis(tokens: [], logProb: 0)], maxLength: max(1, maxLengths?[s] ?? o.maxLength))
+    }
+    var rows = (0..<sentences).map { BeamRow(sentence: $0, origin: nil, token: o.eos) }
+    var buffer = [Float](repeating: 0, count: max(1, sentences) * o.beam * V)
+    var length = 1
+    while !rows.isEmpty {
+        if buffer.count < rows.count * V { buffer = [Float](repeating: 0, count: rows.count * V) }
+        buffer.withUnsafeMutableBufferPointer { b in scorer.logProbabilities(rows: rows, into: b.baseAddress!) }
+        var next: [BeamRow] = []
+        // Rows of one sentence are contiguous; walk them sentence by sentence.
+        var r0 = 0
+        while r0 < rows.count {
+            let s = rows[r0].sentence
+            var r1 = r0
+            while r1 < rows.count && rows[r1].sentence == s { r1 += 1 }
+            let extended = buffer.withUnsafeBufferPointer { b in
+                state[s].advance(logProbs: b.baseAddress! + r0 * V, V: V, length: length, options: o)
+            }
+            if !state[s].done {
+                for (origin, token) in extended { next.append(BeamRow(sentence: s, origin: r0 + origin, token: token)) }
+            }
+            r0 = r1
         }
+        rows = next
+        length += 1
+    }
+    return state.map { $0.result(options: o) }
+}
+
+/// One sentence's search state.
+struct SentenceBeam {
+    var live: [LiveHypothesis]
+    var finished: [Hypothesis] = []
+    var done = false
+    let maxLength: Int
+
+    init(live: [LiveHypothesis], maxLength: Int) { self.live = live; self.maxLength = maxLength }
+
+    /// One step from the live hypotheses' next-token log-probabilities ([live.count, V]); returns, for the new
+    /// live hypotheses, the live row each extends and the token it adds.
+    mutating func advance(logProbs: UnsafePointer<Float>, V: Int, length: Int, options o: BeamOptions) -> [(Int, Int32)] {
         // The best 2·beam candidates (total log-prob, row, token), best first, ties to the lower row and token:
         // kept by ordered insertion into a short list rather than by sorting all rows × V of them.
         let keep = 2 * o.beam
@@ -68,14 +112,14 @@ public func beamSearch<S: StepScorer>(_ scorer: inout S, prompt: [Int32] = [], o
         for (r, h) in live.enumerated() {
             let banned = blockedByNgram(h.tokens, n: o.noRepeatNgram)
             for v in 0..<V {
-                let lp = buffer[r * V + v]
+                let lp = logProbs[r * V + v]
                 if lp == -.infinity || lp.isNaN { continue }
                 let c = (h.logProb + lp, r, Int32(v))
                 if cands.count == keep && !better(c, cands[keep - 1]) { continue }
                 let tok = Int32(v)
                 if o.banned.contains(tok) || banned.contains(tok) { continue }
                 if tok == o.eos && length < o.minLength { continue }
-                if tok != o.eos && length >= o.maxLength { continue }
+                if tok != o.eos && length >= maxLength { continue }
                 var i = cands.count
                 while i > 0 && better(c, cands[i - 1]) { i -= 1 }
                 cands.insert(c, at: i)
@@ -83,7 +127,7 @@ public func beamSearch<S: StepScorer>(_ scorer: inout S, prompt: [Int32] = [], o
             }
         }
         var next: [LiveHypothesis] = []
-        var nextOrigins: [Int] = []
+        var extended: [(Int, Int32)] = []
         for (rank, (lp, r, tok)) in cands.enumerated() {
             if tok == o.eos {
                 // An EOS candidate finishes only if it ranks within the top `beam` (fairseq's rule): one further
@@ -94,7 +138,7 @@ public func beamSearch<S: StepScorer>(_ scorer: inout S, prompt: [Int32] = [], o
                 }
             } else if next.count < o.beam {
                 next.append(LiveHypothesis(tokens: live[r].tokens + [tok], logProb: lp))
-                nextOrigins.append(r)
+                extended.append((r, tok))
             }
         }
         finished.sort { $0.score > $1.score }
@@ -104,18 +148,22 @@ public func beamSearch<S: StepScorer>(_ scorer: inout S, prompt: [Int32] = [], o
             // almost never stop early).
             let worstKept = finished[o.beam - 1].score
             let bestLive = next.map { o.lengthPenalty.normalize($0.logProb, length: length + 1) }.max() ?? -.infinity
-            if bestLive <= worstKept { break }
+            if bestLive <= worstKept { done = true }
         }
-        if next.isEmpty { break }
-        live = next
-        origins = nextOrigins
+        if next.isEmpty || length >= maxLength { done = true }
+        if !done { live = next }
+        return extended
     }
-    if finished.isEmpty {
-        // Nothing ended in EOS (max length 0, or every path masked): return the live hypotheses as they are.
-        finished = live.map { Hypothesis(tokens: $0.tokens, logProb: $0.logProb, score: o.lengthPenalty.normalize($0.logProb, length: max(1, $0.tokens.count))) }
-        finished.sort { $0.score > $1.score }
+
+    /// The n best finished hypotheses, or the live ones when none ended in EOS (max length 0, or every path masked).
+    func result(options o: BeamOptions) -> [Hypothesis] {
+        var out = finished
+        if out.isEmpty {
+            out = live.map { Hypothesis(tokens: $0.tokens, logProb: $0.logProb, score: o.lengthPenalty.normalize($0.logProb, length: max(1, $0.tokens.count))) }
+            out.sort { $0.score > $1.score }
+        }
+        return Array(out.prefix(max(1, o.nbest)))
     }
-    return Array(finished.prefix(max(1, o.nbest)))
 }
 
 /// A hypothesis still being extended.

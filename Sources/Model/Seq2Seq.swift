@@ -105,8 +105,17 @@ public final class Seq2Seq {
         return a
     }
 
-    /// Allocates the buffers for the largest batch shape up front, so no training step allocates.
-    public func reserve(B: Int, Ts: Int, Tt: Int) { _ = activations(B: B, Ts: Ts, Tt: Tt) }
+    /// Allocates buffers that hold every one of these batch shapes (B, Ts, Tt) up front, so no training step
+    /// allocates.
+    public func reserve(shapes: [(Int, Int, Int)]) {
+        guard let first = shapes.first else { return }
+        var cap = Seq2SeqActivations.Capacity(B: first.0, Ts: first.1, Tt: first.2, H: config.heads)
+        for (B, Ts, Tt) in shapes { cap = cap.union(.init(B: B, Ts: Ts, Tt: Tt, H: config.heads)) }
+        if let a = acts, a.capacity.holds(cap) { return }
+        if let a = acts { cap = cap.union(a.capacity) }
+        acts = nil
+        acts = Seq2SeqActivations(config: config, capacity: cap)
+    }
 
     // MARK: - Forward
 

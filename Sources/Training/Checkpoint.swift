@@ -19,9 +19,9 @@ public struct TrainState: Codable, Sendable, Equatable {
 /// (AdamW moments and the training state). Both record the step; a mismatch (a crash between the two
 /// renames) is detected on load.
 public enum Checkpoint {
-    public static func save(run: String, model: GPT, optimizer: AdamW, state: TrainState) throws {
+    public static func save(run: String, model: TrainableModel, optimizer: AdamW, state: TrainState) throws {
         let stateJSON = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
-        let configJSON = String(decoding: try JSONEncoder().encode(model.config), as: UTF8.self)
+        let configJSON = try model.configJSON()
         let weights = model.layout.tensors.map { t in
             SafeTensors.Tensor(t.name, shape: t.shape, floats: model.params.base + t.offset)
         }
@@ -30,14 +30,14 @@ public enum Checkpoint {
         try writeFile(try SafeTensors.serialize(opt, metadata: ["format": "lmtrain-optimizer", "state": stateJSON,
                                                                  "adam_step": "\(optimizer.step)"]),
                       to: run + "/optimizer.safetensors")
-        try writeFile(try SafeTensors.serialize(weights, metadata: ["format": "lmtrain-gpt", "config": configJSON,
+        try writeFile(try SafeTensors.serialize(weights, metadata: ["format": model.checkpointFormat, "config": configJSON,
                                                                      "step": "\(state.step)"]),
                       to: run + "/model.safetensors")
     }
 
     /// Loads weights into `model` after checking every tensor's name and shape (nothing is half-loaded:
     /// the file is validated as a whole first).
-    public static func loadWeights(run: String, into model: GPT) throws -> Int {
+    public static func loadWeights(run: String, into model: TrainableModel) throws -> Int {
         let path = run + "/model.safetensors"
         let f: SafeTensors
         do { f = try SafeTensors(path: path) } catch { throw TrainingError.badCheckpoint("\(error)") }

@@ -70,6 +70,9 @@ public struct RunConfig: Codable, Sendable {
     public static func load(run: String) throws -> RunConfig {
         let path = run + "/config.json"
         guard let d = FileManager.default.contents(atPath: path) else { throw TrainingError.notARun(run) }
+        if RunKind.of(data: d) == "translate" {
+            throw TrainingError.invalidOption("\(run) is a translation model, not a language model: use `lmtrain translate \(run)` with it")
+        }
         do {
             let c = try JSONDecoder().decode(RunConfig.self, from: d)
             guard c.format == "lmtrain-run" else { throw TrainingError.notARun(run) }
@@ -92,4 +95,67 @@ public struct RunConfig: Codable, Sendable {
 /// Atomic write with the training error for an unwritable place.
 func writeFile(_ d: Data, to path: String) throws {
     do { try writeAtomically(d, to: path) } catch { throw TrainingError.unwritable(path) }
+}
+
+/// Where a translation run's data comes from and how it is batched (saved in RUN/config.json).
+public struct TranslationDataOptions: Codable, Sendable, Equatable {
+    /// A TSV corpus and its (source, target) columns, 1-based; or two aligned files.
+    public var corpus: String?
+    public var columns: [Int]?
+    public var sourceFile: String?
+    public var targetFile: String?
+    public var valid: String?
+    public var validSource: String?
+    public var validTarget: String?
+    /// Padded tokens per batch (sentences × the longer padded side).
+    public var batchTokens = 4096
+    /// Validation sentences translated greedily for BLEU at each validation.
+    public var bleuSentences = 200
+    public init() {}
+}
+
+/// RUN/config.json of a translation run (`task` = "translate").
+public struct TranslationRunConfig: Codable, Sendable {
+    public var format = "lmtrain-run"
+    public var version = 1
+    public var task = "translate"
+    public var model: Seq2SeqConfig
+    public var train: TrainOptions
+    public var data: TranslationDataOptions
+    public var tokenizer = "tokenizer.json"
+
+    public init(model: Seq2SeqConfig, train: TrainOptions, data: TranslationDataOptions) {
+        self.model = model; self.train = train; self.data = data
+    }
+
+    public static func load(run: String) throws -> TranslationRunConfig {
+        let path = run + "/config.json"
+        guard let d = FileManager.default.contents(atPath: path) else { throw TrainingError.notARun(run) }
+        guard RunKind.of(data: d) == "translate" else {
+            throw TrainingError.invalidOption("\(run) is a language-model run, not a translation model: use `lmtrain generate` or `lmtrain eval` with it, or train one with `lmtrain fit --task translate`")
+        }
+        do { return try JSONDecoder().decode(TranslationRunConfig.self, from: d) } catch {
+            throw TrainingError.badCheckpoint("\(path) is not a valid run configuration: \(error)")
+        }
+    }
+
+    public func save(run: String) throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try writeFile(try enc.encode(self), to: run + "/config.json")
+    }
+}
+
+/// The `task` of a run directory's config.json ("lm" or "translate"), read before the whole file is decoded.
+public enum RunKind {
+    struct Probe: Decodable { var format: String?; var task: String? }
+    static func of(data: Data) -> String? {
+        guard let p = try? JSONDecoder().decode(Probe.self, from: data), p.format == "lmtrain-run" else { return nil }
+        return p.task ?? "lm"
+    }
+    public static func of(run: String) throws -> String {
+        guard let d = FileManager.default.contents(atPath: run + "/config.json") else { throw TrainingError.notARun(run) }
+        guard let k = of(data: d) else { throw TrainingError.notARun(run) }
+        return k
+    }
 }

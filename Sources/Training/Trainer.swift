@@ -19,43 +19,46 @@ public struct StepReport: Sendable {
 public struct ValidationReport: Sendable {
     public let step: Int
     public let loss: Double, nll: Double, accuracy: Double, tokens: Int
+    /// Task-specific metrics (translation: "bleu" on a sample of the validation set).
+    public var extra: [String: Double] = [:]
     public var perplexity: Double { exp(nll) }
 }
 
 /// How a run ended.
 public enum TrainingOutcome: Equatable { case finished, interrupted }
 
-/// The training loop: random windows, gradient accumulation, clipping, AdamW under a warm-up + cosine
-/// schedule, periodic validation, atomic checkpoints, metrics as JSON lines. Seeded: the batcher state, the
-/// dropout seed of each step (derived from the run seed and the step) and the optimizer are all in the
-/// checkpoint, so a resumed run continues exactly as an uninterrupted one would.
+/// The training loop, shared by language modelling and translation (a `TrainingTask` supplies batches and
+/// validation): gradient accumulation, clipping, AdamW under a warm-up + cosine schedule, periodic
+/// validation, atomic checkpoints, metrics as JSON lines. Seeded: the data cursor, the dropout seed of each
+/// step (derived from the run seed and the step) and the optimizer are all in the checkpoint, so a resumed
+/// run continues exactly as an uninterrupted one would.
 public final class Trainer {
-    public let model: GPT
+    public let task: TrainingTask
+    public var model: TrainableModel { task.trainable }
     public let optimizer: AdamW
     public let options: TrainOptions
     public let run: String
     public private(set) var state: TrainState
     /// Step of the last checkpoint on disk (nil before the first).
     public private(set) var checkpointStep: Int? = nil
-    let train: [Int32]
-    let valid: [Int32]
-    let eos: Int32
     let prior: [Float]?
     let metrics: MetricsLog
 
-    public init(model: GPT, options: TrainOptions, run: String, train: [Int32], valid: [Int32], eos: Int32,
-                prior: [Float]?, resume: Bool) throws {
-        self.model = model
+    /// A language-model run over token streams.
+    public convenience init(model: GPT, options: TrainOptions, run: String, train: [Int32], valid: [Int32], eos: Int32,
+                            prior: [Float]?, resume: Bool) throws {
+        let task = try LanguageModelTask(model: model, train: train, valid: valid, eos: eos, batchSize: options.batchSize,
+                                         gradAccum: options.gradAccum)
+        try self.init(task: task, options: options, run: run, prior: prior, resume: resume)
+    }
+
+    public init(task: TrainingTask, options: TrainOptions, run: String, prior: [Float]?, resume: Bool) throws {
+        self.task = task
         self.options = options
         self.run = run
-        self.train = train
-        self.valid = valid
-        self.eos = eos
         self.prior = prior
+        let model = task.trainable
         optimizer = AdamW(layout: model.layout)
-        let T = model.config.context
-        guard train.count > T + 1 else { throw TrainingError.corpusTooSmall(file: "the training text", tokens: train.count, needed: T + 2) }
-        guard valid.count > 1 else { throw TrainingError.corpusTooSmall(file: "the validation text", tokens: valid.count, needed: 2) }
         metrics = try MetricsLog(path: run + "/metrics.jsonl")
         if resume {
             let step = try Checkpoint.loadWeights(run: run, into: model)
@@ -64,7 +67,7 @@ public final class Trainer {
             checkpointStep = state.step
         } else {
             model.initialize(seed: options.seed)
-            state = TrainState(batcherState: options.seed &* 0x2545_F491_4F6C_DD1D)
+            state = TrainState(batcherState: task.initialCursor(seed: options.seed))
             state.totalSteps = options.steps
             try metrics.truncate(afterStep: 0)
         }
@@ -75,14 +78,15 @@ public final class Trainer {
         return CosineSchedule(peak: options.lr, warmup: min(options.warmup, max(1, total / 10)), total: total)
     }
 
+    var lossOptions: LossOptions { LossOptions(smoothing: options.smoothing, style: options.kernelStyle, prior: prior) }
+
     /// Trains until the step count or time budget is reached, or `shouldStop()` (Ctrl-C) says so; then saves
     /// a checkpoint. Throws, without saving over the last good checkpoint, if the loss or the gradient stops
     /// being finite.
     public func run(shouldStop: () -> Bool, onEvent: (TrainingEvent) -> Void) throws -> TrainingOutcome {
-        let B = options.batchSize, T = model.config.context
-        var inputs = [Int32](repeating: 0, count: B * T), targets = [Int32](repeating: 0, count: B * T)
-        var batcher = WindowBatcher(seed: state.batcherState)
-        let loss = GPT.LossOptions(smoothing: options.smoothing, style: options.kernelStyle, prior: prior)
+        let model = task.trainable
+        var cursor = state.batcherState
+        let loss = lossOptions
         let hyper0 = AdamWHyper(lr: options.lr, beta1: 0.9, beta2: options.beta2, eps: 1e-8, weightDecay: options.weightDecay)
         let started = Date().timeIntervalSince1970 - state.elapsed
         var windowStart = Date().timeIntervalSince1970, windowTokens = 0
@@ -94,18 +98,20 @@ public final class Trainer {
             let step = state.step
             let lr = schedule.lr(step)
             model.grads.zero()
-            var stats = CrossEntropyStats()
-            let gradScale = 1 / Float(B * T * options.gradAccum)
+            // Draw the step's micro-batches first: the mean loss divides by the targets of all of them.
+            var counted = 0, stepTokens = 0
             for micro in 0..<options.gradAccum {
-                inputs.withUnsafeMutableBufferPointer { inp in
-                    targets.withUnsafeMutableBufferPointer { tg in
-                        batcher.fill(inputs: inp.baseAddress!, targets: tg.baseAddress!, B: B, T: T, from: train)
-                    }
-                }
-                let seed = options.seed &+ UInt64(step) &* 0x9E37_79B9 &+ UInt64(micro)
-                stats += model.trainStep(ids: inputs, targets: targets, B: B, T: T, loss: loss, gradScale: gradScale, dropoutSeed: seed)
+                let (targets, tokens) = task.prepare(slot: micro, cursor: &cursor)
+                counted += targets
+                stepTokens += tokens
             }
-            let meanLoss = stats.loss / Double(stats.count), meanNLL = stats.nll / Double(stats.count)
+            var stats = CrossEntropyStats()
+            let gradScale = 1 / Float(max(1, counted))
+            for micro in 0..<options.gradAccum {
+                let seed = options.seed &+ UInt64(step) &* 0x9E37_79B9 &+ UInt64(micro)
+                stats += task.train(slot: micro, loss: loss, gradScale: gradScale, dropoutSeed: seed)
+            }
+            let meanLoss = stats.loss / Double(max(1, stats.count)), meanNLL = stats.nll / Double(max(1, stats.count))
             let norm = options.clip > 0
                 ? clipGradientNorm(model.grads.base, count: model.layout.count, maxNorm: options.clip, pool: model.pool)
                 : Float(sumOfSquares(model.grads.base, count: model.layout.count, pool: model.pool).squareRoot())
@@ -115,11 +121,11 @@ public final class Trainer {
             hyper.lr = lr
             optimizer.update(params: model.params, grads: model.grads, hyper: hyper, pool: model.pool)
             state.step += 1
-            state.tokens += B * T * options.gradAccum
-            state.batcherState = batcher.state
+            state.tokens += stepTokens
+            state.batcherState = cursor
             let now = Date().timeIntervalSince1970
             state.elapsed = now - started
-            windowTokens += B * T * options.gradAccum
+            windowTokens += stepTokens
             // With only a time budget, fix the schedule's length once the speed is known (after 10 steps).
             if state.totalSteps == nil, let budget = options.timeBudget, state.step == 10 {
                 let perStep = state.elapsed / 10
@@ -136,7 +142,12 @@ public final class Trainer {
                 windowStart = now
                 windowTokens = 0
             }
-            if state.step % options.evalEvery == 0 { onEvent(.validation(validate())) }
+            if state.step % options.evalEvery == 0 {
+                onEvent(.validation(validate()))
+                // Validation time is not training time: restart the rate window after it.
+                windowStart = Date().timeIntervalSince1970
+                windowTokens = 0
+            }
             if state.step % options.checkpointEvery == 0 { try saveCheckpoint(onEvent) }
         }
         // End with a validation of the final weights (unless the last step just had one).
@@ -146,20 +157,21 @@ public final class Trainer {
     }
 
     func saveCheckpoint(_ onEvent: (TrainingEvent) -> Void) throws {
-        try Checkpoint.save(run: run, model: model, optimizer: optimizer, state: state)
+        try Checkpoint.save(run: run, model: task.trainable, optimizer: optimizer, state: state)
         checkpointStep = state.step
         onEvent(.checkpoint(step: state.step))
     }
 
-    /// Validation NLL, perplexity and accuracy on (up to evalTokens of) the validation stream, dropout off.
+    /// Validation NLL, perplexity and accuracy (and the task's own metrics), dropout off.
     public func validate() -> ValidationReport {
-        let st = StreamEvaluator.evaluate(model: model, ids: valid, eos: eos, B: options.batchSize, T: model.config.context,
-                                          maxTokens: options.evalTokens,
-                                          loss: .init(smoothing: options.smoothing, style: options.kernelStyle, prior: prior))
-        let r = ValidationReport(step: state.step, loss: st.loss / Double(st.count), nll: st.nll / Double(st.count),
-                                 accuracy: Double(st.correct) / Double(st.count), tokens: st.count)
-        metrics.write(["step": state.step, "split": "valid", "loss": r.loss, "nll": r.nll, "ppl": r.perplexity,
-                       "accuracy": r.accuracy, "tokens": r.tokens])
+        let (st, extra) = task.validate(loss: lossOptions, maxTokens: options.evalTokens)
+        var r = ValidationReport(step: state.step, loss: st.loss / Double(max(1, st.count)), nll: st.nll / Double(max(1, st.count)),
+                                 accuracy: Double(st.correct) / Double(max(1, st.count)), tokens: st.count)
+        r.extra = extra
+        var fields: [String: Any] = ["step": state.step, "split": "valid", "loss": r.loss, "nll": r.nll, "ppl": r.perplexity,
+                                     "accuracy": r.accuracy, "tokens": r.tokens]
+        for (k, v) in extra { fields[k] = v }
+        metrics.write(fields)
         return r
     }
 }

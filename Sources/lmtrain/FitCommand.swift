@@ -8,14 +8,25 @@ import Training
 struct FitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fit",
-        abstract: "Train a language model on a text file (one document per line), with label smoothing.",
+        abstract: "Train a language model (text file) or a translation model (parallel text), with label smoothing.",
         discussion: """
         Writes RUN/config.json, RUN/tokenizer.json, RUN/metrics.jsonl and checkpoints (RUN/model.safetensors, \
         RUN/optimizer.safetensors). Ctrl-C saves a checkpoint and stops; `lmtrain fit --resume RUN` continues.
         """)
 
     @Argument(help: "Training text (UTF-8, one document per line; .tsv: text columns).") var corpus: String?
-    @Option(help: "Validation text; without it the last 2% of the corpus's lines are held out.") var valid: String?
+    @Option(help: "Validation text (or pairs); without it the last 2% of the corpus's lines are held out.") var valid: String?
+    @Option(help: ArgumentHelp("lm or translate.", discussion: "Without it, a .tsv corpus or --source/--target means translate, other text lm."))
+    var task: String?
+    @Option(help: "Translation: the source and target columns of a TSV corpus, 1-based (default 1,2 of two columns; 2,3 of three).")
+    var columns: String?
+    @Option(help: "Translation: source side of two line-aligned files (with --target).") var source: String?
+    @Option(help: "Translation: target side of two line-aligned files.") var target: String?
+    @Option(help: "Translation: validation source file (with --valid-target).") var validSource: String?
+    @Option(help: "Translation: validation target file.") var validTarget: String?
+    @Option(help: "Translation: padded tokens per batch (sentences × the longer padded side).") var batchTokens: Int = 4096
+    @Option(help: "Translation: longest source or target kept, in tokens (longer pairs are skipped and counted).") var maxLength: Int?
+    @Option(help: "Translation: validation sentences translated (greedy) for BLEU at each validation.") var bleuSentences: Int = 200
     @Option(help: "Run directory.") var output: String = "runs/lm"
     @Option(help: ArgumentHelp("Continue the run in this directory from its last checkpoint.",
                                discussion: "The run's saved options are used (other training options are ignored, except --threads); a --time budget counts the time already spent."))
@@ -45,15 +56,36 @@ struct FitCommand: ParsableCommand {
     @Option var seed: UInt64 = 1337
 
     func validate() throws {
-        if resume == nil && corpus == nil { throw ValidationError("give a corpus to train on, or --resume RUN") }
+        if resume == nil && corpus == nil && source == nil { throw ValidationError("give a corpus to train on, or --resume RUN") }
+        if let task, !["lm", "translate"].contains(task) { throw ValidationError("--task must be lm or translate") }
+        if (source == nil) != (target == nil) { throw ValidationError("--source and --target go together (two line-aligned files)") }
+        if (validSource == nil) != (validTarget == nil) { throw ValidationError("--valid-source and --valid-target go together") }
+        if source != nil && corpus != nil { throw ValidationError("give either a TSV corpus or --source/--target, not both") }
+        if let columns, parseColumns(columns) == nil { throw ValidationError("--columns '\(columns)' is not two different column numbers such as 2,3") }
+        if batchTokens < 16 { throw ValidationError("--batch-tokens must be at least 16") }
+        if let maxLength, maxLength < 2 { throw ValidationError("--max-length must be at least 2") }
         if let time, parseDuration(time) == nil { throw ValidationError("--time '\(time)' is not a duration such as 10m, 1h30m or 90s") }
         if GPTConfig.Preset(rawValue: preset) == nil { throw ValidationError("--preset must be tiny, small or base") }
         if vocabSize < 300 { throw ValidationError("--vocab-size must be at least 300") }
         if evalEvery < 1 || checkpointEvery < 1 || logEvery < 1 { throw ValidationError("--eval-every, --checkpoint-every and --log-every must be at least 1") }
     }
 
+    /// The task of this invocation: the run's own when resuming, else --task, else inferred from the data.
+    func resolvedTask() throws -> String {
+        if let resume { return try RunKind.of(run: resume) }
+        if let task { return task }
+        if source != nil { return "translate" }
+        if let corpus, TextFile.isTSV(corpus) {
+            _ = try TextFile.bytes(corpus)
+            let n = try ParallelText.columnCount(tsv: corpus)
+            if ParallelText.defaultColumns(count: n) != nil || columns != nil { return "translate" }
+        }
+        return "lm"
+    }
+
     func run() throws {
         installInterruptHandler()
+        if try resolvedTask() == "translate" { return try runTranslation() }
         let runDir: String
         var config: RunConfig
         let tok: BPETokenizer
@@ -118,6 +150,21 @@ struct FitCommand: ParsableCommand {
         printErr("model: \(params.formatted()) parameters (d \(config.model.dModel), \(config.model.layers) layers, \(config.model.heads) heads, context \(T), vocabulary \(config.model.vocabSize)); data: \(train.count.formatted()) training / \(valid.count.formatted()) validation tokens; ε = \(opts.smoothing) (\(opts.smoothingStyle))")
         let budgetText = opts.timeBudget.map { "time budget \(formatDuration($0))" } ?? "\(opts.steps!) steps"
         printErr("training for \(budgetText), batch \(opts.batchSize)×\(T) tokens × \(opts.gradAccum), \(opts.threads) threads → \(runDir)")
+        try trainWithProgress(trainer, runDir: runDir)
+    }
+}
+
+/// "2,3" → (2, 3).
+func parseColumns(_ s: String) -> (Int, Int)? {
+    let parts = s.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard parts.count == 2, let a = parts[0], let b = parts[1], a >= 1, b >= 1, a != b else { return nil }
+    return (a, b)
+}
+
+extension FitCommand {
+    /// Runs the trainer with a progress bar (a plain line per log step when stderr is not a terminal), then
+    /// writes the curves and says where the run is.
+    func trainWithProgress(_ trainer: Trainer, runDir: String) throws {
         var bar = ProgressBar("train", total: trainer.state.totalSteps ?? 1, unit: "steps", done: trainer.state.step)
         var lastValid = ""
         var finalReport: ValidationReport? = nil
@@ -134,7 +181,7 @@ struct FitCommand: ParsableCommand {
                            force: r.step == r.totalSteps)
             case .validation(let v):
                 finalReport = v
-                lastValid = String(format: " | valid ppl %.2f acc %.1f%%", v.perplexity, v.accuracy * 100)
+                lastValid = String(format: " | valid ppl %.2f acc %.1f%%", v.perplexity, v.accuracy * 100) + (v.extra["bleu"].map { String(format: " BLEU %.1f", $0) } ?? "")
             case .checkpoint:
                 break
             case .scheduleFixed(let total):
@@ -143,7 +190,8 @@ struct FitCommand: ParsableCommand {
         }
         let final = finalReport ?? trainer.validate()
         bar.finish(String(format: "%@ at step %d: valid nll %.4f, perplexity %.2f, accuracy %.1f%%",
-                          outcome == .interrupted ? "interrupted" : "done", trainer.state.step, final.nll, final.perplexity, final.accuracy * 100))
+                          outcome == .interrupted ? "interrupted" : "done", trainer.state.step, final.nll, final.perplexity, final.accuracy * 100)
+                   + (final.extra["bleu"].map { String(format: ", greedy BLEU %.2f (first %d validation pairs)", $0, bleuSentences) } ?? ""))
         try writeCurves(run: runDir, to: runDir + "/curves.svg")
         printErr(outcome == .interrupted ? "checkpoint saved; continue with: lmtrain fit --resume \(runDir)" : "saved \(runDir)/model.safetensors and curves.svg")
     }
@@ -160,6 +208,12 @@ struct FitCommand: ParsableCommand {
     }
 
     func obtainTokenizer(corpus: String, runDir: String) throws -> BPETokenizer {
+        try obtainTokenizer(corpora: [corpus], runDir: runDir)
+    }
+
+    /// The --tokenizer given (copied into the run), or one trained on the text of `corpora` (a joint
+    /// vocabulary when there are several, e.g. both sides of a parallel corpus).
+    func obtainTokenizer(corpora: [String], runDir: String) throws -> BPETokenizer {
         let dest = runDir + "/tokenizer.json"
         if let tokenizer {
             let tok = try TokenizerFile.load(tokenizer)
@@ -167,9 +221,11 @@ struct FitCommand: ParsableCommand {
             return tok
         }
         var lines: [String] = []
-        let tsv = TextFile.isTSV(corpus)
-        for l in try TextFile.lines(corpus) { for f in TextFile.textFields(of: l, isTSV: tsv) where !f.isEmpty { lines.append(String(f)) } }
-        if !lines.contains(where: { !$0.allSatisfy(\.isWhitespace) }) { throw TokenizerError.emptyCorpus([corpus]) }
+        for corpus in corpora {
+            let tsv = TextFile.isTSV(corpus)
+            for l in try TextFile.lines(corpus) { for f in TextFile.textFields(of: l, isTSV: tsv) where !f.isEmpty { lines.append(String(f)) } }
+        }
+        if !lines.contains(where: { !$0.allSatisfy(\.isWhitespace) }) { throw TokenizerError.emptyCorpus(corpora) }
         var o = BPETrainingOptions(vocabularySize: vocabSize)
         o.threads = threads
         let bar = ProgressBar("tokenizer", total: vocabSize, unit: "merges")

@@ -1,0 +1,33 @@
+import Foundation
+import Kernels
+import Model
+
+/// A translation model as a `BatchStepScorer`: the sources are encoded once (cross-attention keys and values
+/// per sentence and layer), and each call runs one incremental decoder step for all live rows, the rows'
+/// self-attention caches reordered by origin first.
+public final class Seq2SeqScorer: BatchStepScorer {
+    public let model: Seq2Seq
+    let state: Seq2SeqDecoderState
+    var logits: [Float]
+    public var vocabularySize: Int { model.config.vocabSize }
+
+    /// Room for `sentences` sources of up to `sourceLength` tokens, `beam` rows each, `steps` target tokens.
+    public init(model: Seq2Seq, sentences: Int, beam: Int, sourceLength: Int, steps: Int) {
+        self.model = model
+        state = Seq2SeqDecoderState(config: model.config, rows: sentences * beam, sentences: sentences,
+                                    sourceLength: sourceLength, steps: steps)
+        logits = [Float](repeating: 0, count: sentences * beam * model.config.vocabSize)
+    }
+
+    /// Encodes a new batch of sources (each ending in EOS); then the search starts.
+    public func begin(sources: [[Int32]]) { model.beginDecoding(state, sources: sources) }
+
+    public func logProbabilities(rows: [BeamRow], into out: UnsafeMutablePointer<Float>) {
+        let origins: [Int]? = rows.first?.origin == nil ? nil : rows.map { $0.origin! }
+        logits.withUnsafeMutableBufferPointer { l in
+            model.decodeStep(state, sentences: rows.map(\.sentence), origins: origins, tokens: rows.map(\.token),
+                             logits: l.baseAddress!)
+            logSoftmaxRows(out: out, input: l.baseAddress!, rows: rows.count, cols: vocabularySize, pool: model.pool)
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import Decoding
+import Evaluation
+import Kernels
+import Model
+import Tokenizer
+
+/// Translation: length-bucketed batches under a token budget, visited in a seeded order per epoch. The
+/// cursor is (epoch << 32) | position within the epoch's order, so a resumed run continues with the same batch.
+public final class TranslationTask: TrainingTask {
+    public let model: Seq2Seq
+    public var trainable: TrainableModel { model }
+    let train: ParallelData, valid: ParallelData
+    public let buckets: LengthBuckets
+    let pad: Int32, eos: Int32
+    let seed: UInt64
+    let detokenize: ([Int32]) -> String
+    /// Validation sentences translated (greedy) for BLEU at each validation.
+    let bleuSentences: Int
+    var slots: [PaddedPairs]
+    var epochOrder: (epoch: Int, order: [Int])? = nil
+
+    public init(model: Seq2Seq, train: ParallelData, valid: ParallelData, tokenizer: BPETokenizer, maxTokens: Int,
+                gradAccum: Int, seed: UInt64, bleuSentences: Int) throws {
+        self.model = model
+        self.train = train; self.valid = valid
+        guard train.count > 0 else { throw TrainingError.invalidOption("no usable training pairs (all were empty or longer than the model's maximum length)") }
+        guard valid.count > 0 else { throw TrainingError.invalidOption("no usable validation pairs (all were empty or longer than the model's maximum length)") }
+        buckets = LengthBuckets(data: train, maxTokens: maxTokens)
+        pad = tokenizer.id(of: .pad); eos = tokenizer.id(of: .eos)
+        self.seed = seed
+        let tok = try tokenizer.copy()
+        detokenize = { (try? tok.decode($0)) ?? "" }
+        self.bleuSentences = bleuSentences
+        slots = Array(repeating: PaddedPairs(), count: gradAccum)
+        // Allocate the activations for the largest batch shapes now, so no training step allocates.
+        model.reserve(shapes: buckets.batches.map { b in
+            (b.count, b.map { train.sources[$0].count }.max()!, b.map { train.targets[$0].count + 1 }.max()!)
+        })
+    }
+
+    public func initialCursor(seed: UInt64) -> UInt64 { 0 }
+
+    public func prepare(slot: Int, cursor: inout UInt64) -> (targets: Int, tokens: Int) {
+        let epoch = Int(cursor >> 32), position = Int(cursor & 0xFFFF_FFFF)
+        if epochOrder?.epoch != epoch { epochOrder = (epoch, buckets.order(epoch: epoch, seed: seed)) }
+        let batch = buckets.batches[epochOrder!.order[position]]
+        slots[slot].fill(batch, from: train, pad: pad, eos: eos)
+        cursor = position + 1 >= buckets.batches.count ? UInt64(epoch + 1) << 32 : (UInt64(epoch) << 32) | UInt64(position + 1)
+        let s = slots[slot]
+        return (s.targetCount, s.targetCount + Int(s.srcLengths.prefix(s.B).reduce(0, +)))
+    }
+
+    public func train(slot: Int, loss: LossOptions, gradScale: Float, dropoutSeed: UInt64) -> CrossEntropyStats {
+        let s = slots[slot]
+        return model.trainStep(src: s.src, srcLengths: s.srcLengths, tgtIn: s.tgtIn, targets: s.targets, B: s.B, Ts: s.Ts,
+                               Tt: s.Tt, loss: loss, gradScale: gradScale, dropoutSeed: dropoutSeed)
+    }
+
+    /// Teacher-forced loss over the whole validation set, and BLEU of greedy translations of its first
+    /// `bleuSentences` pairs.
+    public func validate(loss: LossOptions, maxTokens: Int) -> (CrossEntropyStats, [String: Double]) {
+        let stats = TranslationEvaluator.teacherForced(model: model, data: valid, pad: pad, eos: eos, loss: loss)
+        var extra: [String: Double] = [:]
+        let n = min(bleuSentences, valid.count)
+        if n > 0 {
+            let sources = Array(valid.sources.prefix(n))
+            var opts = BeamOptions(eos: eos)
+            opts.beam = 1
+            opts.banned = [pad]
+            let outputs = Translator(model: model, batchSize: 64, beam: 1).translate(sources: sources, options: opts,
+                                                                                     maxLenA: 1.5, maxLenB: 10)
+            let hyps = outputs.map { detokenize($0[0].tokens) }
+            extra["bleu"] = Metrics.bleu(hypotheses: hyps, references: Array(valid.targetText.prefix(n))).score
+        }
+        return (stats, extra)
+    }
+}
+
+/// Teacher-forced evaluation of a translation model over pairs (padding ignored), in length-sorted batches.
+public enum TranslationEvaluator {
+    public static func teacherForced(model: Seq2Seq, data: ParallelData, pad: Int32, eos: Int32, loss: LossOptions,
+                                     maxTokens: Int = 4096,
+                                     confidence: ((UnsafePointer<Float>, UnsafePointer<Int32>, Int) -> Void)? = nil) -> CrossEntropyStats {
+        let buckets = LengthBuckets(data: data, maxTokens: maxTokens)
+        var total = CrossEntropyStats()
+        var batch = PaddedPairs()
+        var conf: [Float] = []
+        for b in buckets.batches {
+            batch.fill(b, from: data, pad: pad, eos: eos)
+            let rows = batch.B * batch.Tt
+            if conf.count < rows { conf = [Float](repeating: 0, count: rows) }
+            let st = conf.withUnsafeMutableBufferPointer { cf in
+                model.evaluate(src: batch.src, srcLengths: batch.srcLengths, tgtIn: batch.tgtIn, targets: batch.targets,
+                               B: batch.B, Ts: batch.Ts, Tt: batch.Tt, loss: loss,
+                               rowConfidence: confidence == nil ? nil : cf.baseAddress!)
+            }
+            if let confidence {
+                conf.withUnsafeBufferPointer { cf in batch.targets.withUnsafeBufferPointer { confidence(cf.baseAddress!, $0.baseAddress!, rows) } }
+            }
+            total += st
+        }
+        return total
+    }
+}
