@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+
+@Suite struct TranslationCLITests {
+    /// A few hundred real verse pairs from the bible training split.
+    func smallCorpus(_ dir: URL, lines: Int = 300) throws -> String {
+        let all = try String(contentsOf: repoRoot.appendingPathComponent("corpora/bible/bible.en-es.train.tsv"), encoding: .utf8)
+        let path = dir.appendingPathComponent("pairs.tsv").path
+        try (all.split(separator: "\n").prefix(lines).joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// fit infers the translation task from a TSV, writes a run, translates streaming with empty lines kept,
+    /// n-best in the documented format, scores against references, and resumes.
+    @Test func fitTranslateScoreAndResume() throws {
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let corpus = try smallCorpus(dir)
+        let run = dir.appendingPathComponent("run").path
+        let fit = try lmtrainRun(["fit", corpus, "--output", run, "--preset", "tiny", "--steps", "8", "--vocab-size", "400",
+                                  "--eval-every", "4", "--log-every", "2", "--batch-tokens", "512", "--bleu-sentences", "3"])
+        #expect(fit.status == 0, "\(fit.stderr)")
+        #expect(fit.stderr.contains("encoder–decoder") && fit.stderr.contains("train: 100% 8/8"), "\(fit.stderr)")
+        let metrics = try String(contentsOfFile: run + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(metrics.filter { $0["split"] as? String == "valid" }.allSatisfy { $0["bleu"] is Double && $0["nll"] is Double })
+
+        let input = "In the beginning God created the heavens and the earth.\n\nAnd God said\n"
+        let tr = try lmtrainRun(["translate", run, "--beam", "3", "--batch-size", "2", "--max-len-b", "5"], stdin: Data(input.utf8))
+        #expect(tr.status == 0, "\(tr.stderr)")
+        let out = tr.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(out.count == 4 && out[1].isEmpty && out[3].isEmpty, "one line per input line, the empty one empty: \(out)")
+        #expect(tr.stderr.contains("sentences/s"))
+
+        let nb = try lmtrainRun(["translate", run, "--beam", "3", "--nbest", "2", "--max-len-b", "5"], stdin: Data(input.utf8))
+        let rows = nb.stdout.split(separator: "\n").map { $0.components(separatedBy: " ||| ") }
+        #expect(rows.count == 5 && rows.allSatisfy { $0.count == 4 }, "\(nb.stdout)")
+        #expect(rows.map { $0[0] } == ["0", "0", "1", "2", "2"])
+        #expect(Double(rows[0][2])! >= Double(rows[1][2])!, "n-best sorted by score")
+
+        let hyp = dir.appendingPathComponent("hyp.txt").path, ref = dir.appendingPathComponent("ref.txt").path
+        try "En el principio creó Dios los cielos y la tierra\ny dijo Dios : Sea la luz\n".write(toFile: hyp, atomically: true, encoding: .utf8)
+        try "En el principio crió Dios los cielos y la tierra.\nY dijo Dios: Sea la luz: y fué la luz.\n".write(toFile: ref, atomically: true, encoding: .utf8)
+        let sc = try lmtrainRun(["score", "--ref", ref, hyp])
+        #expect(sc.status == 0 && sc.stdout.contains("tok:13a|smooth:exp") && sc.stdout.contains("chrF2 = "), "\(sc.stdout)\(sc.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(sc.stdout.split(separator: "\n").last!.utf8)) as! [String: Any]
+        #expect((json["bleu"] as! Double) > 0 && (json["chrf2"] as! Double) > 0)
+
+        let resumed = try lmtrainRun(["fit", "--resume", run, "--steps", "8"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+    }
+
+    @Test func badTranslationInputFailsCleanly() throws {
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let corpus = try smallCorpus(dir, lines: 40)
+        func file(_ name: String, _ text: String) throws -> String {
+            let p = dir.appendingPathComponent(name).path
+            try text.write(toFile: p, atomically: true, encoding: .utf8)
+            return p
+        }
+        // A TSV line with the wrong number of columns: the line is named.
+        let ragged = try file("ragged.tsv", "a\tb\tc\nd\te\nf\tg\th\n")
+        let r1 = try lmtrainRun(["fit", ragged, "--output", dir.appendingPathComponent("r1").path, "--preset", "tiny"])
+        #expect(isCleanFailure(r1) && r1.stderr.contains("ragged.tsv:2 has 2 tab-separated columns"), "\(r1.stderr)")
+        // Two parallel files of different lengths.
+        let src = try file("a.en", "one\ntwo\nthree\n"), tgt = try file("a.es", "uno\ndos\n")
+        let r2 = try lmtrainRun(["fit", "--source", src, "--target", tgt, "--output", dir.appendingPathComponent("r2").path])
+        #expect(isCleanFailure(r2) && r2.stderr.contains("has 3 lines but") && r2.stderr.contains("has 2"), "\(r2.stderr)")
+        // Impossible columns.
+        let r3 = try lmtrainRun(["fit", corpus, "--columns", "2,7", "--output", dir.appendingPathComponent("r3").path])
+        #expect(isCleanFailure(r3) && r3.stderr.contains("--columns 2,7"), "\(r3.stderr)")
+        // score: references and hypotheses of different lengths.
+        let h = try file("h.txt", "a\nb\n"), rf = try file("r.txt", "a\n")
+        let r4 = try lmtrainRun(["score", "--ref", rf, h])
+        #expect(isCleanFailure(r4) && r4.stderr.contains("must be aligned"), "\(r4.stderr)")
+        // A language-model run given to translate, and a translation run given to generate.
+        let lm = dir.appendingPathComponent("lm").path
+        let fitLM = try lmtrainRun(["fit", repoRoot.appendingPathComponent("corpora/tiny/tiny.txt").path, "--output", lm,
+                                    "--preset", "tiny", "--context", "16", "--steps", "2", "--vocab-size", "400", "--batch-size", "2"])
+        #expect(fitLM.status == 0, "\(fitLM.stderr)")
+        let r5 = try lmtrainRun(["translate", lm], stdin: Data("hello\n".utf8))
+        #expect(isCleanFailure(r5) && r5.stderr.contains("is a language-model run, not a translation model"), "\(r5.stderr)")
+        let mt = dir.appendingPathComponent("mt").path
+        let fitMT = try lmtrainRun(["fit", corpus, "--output", mt, "--preset", "tiny", "--steps", "2", "--vocab-size", "400",
+                                    "--bleu-sentences", "0", "--batch-tokens", "256"])
+        #expect(fitMT.status == 0, "\(fitMT.stderr)")
+        let r6 = try lmtrainRun(["generate", mt, "--prompt", "x"])
+        #expect(isCleanFailure(r6) && r6.stderr.contains("is a translation model"), "\(r6.stderr)")
+        // Non-UTF-8 input to translate names the line.
+        let r7 = try lmtrainRun(["translate", mt], stdin: Data([0x68, 0x69, 0x0A, 0xFF, 0xFE, 0x0A]))
+        #expect(isCleanFailure(r7) && r7.stderr.contains("line 2 is not valid UTF-8"), "\(r7.stderr)")
+        // A missing input file.
+        let r8 = try lmtrainRun(["translate", mt, "--input", dir.appendingPathComponent("nope.txt").path])
+        #expect(isCleanFailure(r8) && r8.stderr.contains("nope.txt"), "\(r8.stderr)")
+    }
+}
