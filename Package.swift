@@ -55,7 +55,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Training"], exclude: ["Fixtures"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Kernels", "Tokenizer"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Kernels", "Tokenizer", "Evaluation"]),
         .testTarget(name: "DecodingTests", dependencies: ["Decoding", "Model", "Kernels"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
         .testTarget(name: "CLITests", dependencies: []),

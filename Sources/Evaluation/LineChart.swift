@@ -99,13 +99,14 @@ public struct LineChart {
 /// against step with the validation NLL, and validation perplexity against step.
 public func trainingCurves(metricsJSONL text: String, title: String) -> String {
     var loss: [(x: Double, y: Double)] = [], nll: [(x: Double, y: Double)] = []
-    var vnll: [(x: Double, y: Double)] = [], vppl: [(x: Double, y: Double)] = []
+    var vnll: [(x: Double, y: Double)] = [], vppl: [(x: Double, y: Double)] = [], vbleu: [(x: Double, y: Double)] = []
     for line in text.split(separator: "\n") {
         guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
               let step = (o["step"] as? NSNumber)?.doubleValue else { continue }
         if o["split"] as? String == "valid" {
             if let v = (o["nll"] as? NSNumber)?.doubleValue { vnll.append((step, v)) }
             if let v = (o["ppl"] as? NSNumber)?.doubleValue { vppl.append((step, v)) }
+            if let v = (o["bleu"] as? NSNumber)?.doubleValue { vbleu.append((step, v)) }
         } else {
             if let v = (o["loss"] as? NSNumber)?.doubleValue { loss.append((step, v)) }
             if let v = (o["nll"] as? NSNumber)?.doubleValue { nll.append((step, v)) }
@@ -119,5 +120,9 @@ public func trainingCurves(metricsJSONL text: String, title: String) -> String {
     let b = LineChart(title: "\(title): validation perplexity", xLabel: "step", yLabel: "perplexity (exp NLL)", series: [
         .init(name: "validation perplexity", color: "#2ca02c", points: vppl),
     ])
-    return LineChart.document([a, b])
+    // Translation runs also log BLEU of greedy translations of a validation sample.
+    let c = LineChart(title: "\(title): validation BLEU (greedy, sample)", xLabel: "step", yLabel: "BLEU", series: [
+        .init(name: "validation BLEU", color: "#9467bd", points: vbleu),
+    ])
+    return LineChart.document(vbleu.isEmpty ? [a, b] : [a, b, c])
 }

@@ -181,17 +181,18 @@ public final class GPT {
     /// cross-entropy (its gradient in place, when `gradScale` is set), then dlnf = dlogits·wte and
     /// dwte += dlogitsᵀ·lnf, so the B·T×V logits never exist at once.
     func head(_ a: Activations, targets: UnsafePointer<Int32>, loss: LossOptions, gradScale: Float?,
-              rowConfidence: UnsafeMutablePointer<Float>?) -> CrossEntropyStats {
+              rowConfidence: UnsafeMutablePointer<Float>?, inspect: LogitsInspector? = nil) -> CrossEntropyStats {
         fusedOutputHead(hidden: a.lnf, dhidden: a.dlnf, rows: a.B * a.T, C: config.dModel, V: config.vocabSize,
                         table: P.wte, dtable: G.wte, logits: a.logits, blockRows: a.headRows, targets: targets,
-                        loss: loss, gradScale: gradScale, rowConfidence: rowConfidence, pool: pool)
+                        loss: loss, gradScale: gradScale, rowConfidence: rowConfidence, inspect: inspect, pool: pool)
     }
 
     /// Loss and accuracy without gradients (validation, evaluation). Dropout off.
     public func evaluate(ids: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, B: Int, T: Int,
-                         loss: LossOptions = LossOptions(), rowConfidence: UnsafeMutablePointer<Float>? = nil) -> CrossEntropyStats {
+                         loss: LossOptions = LossOptions(), rowConfidence: UnsafeMutablePointer<Float>? = nil,
+                         inspect: LogitsInspector? = nil) -> CrossEntropyStats {
         let a = forwardBody(ids: ids, B: B, T: T, training: false, dropoutSeed: 0)
-        return head(a, targets: targets, loss: loss, gradScale: nil, rowConfidence: rowConfidence)
+        return head(a, targets: targets, loss: loss, gradScale: nil, rowConfidence: rowConfidence, inspect: inspect)
     }
 
     /// Full logits [B·T, V] (for tests and sampling without a cache).
@@ -243,6 +244,9 @@ public final class GPT {
     }
 }
 
+/// Sees each block of logits [rows, V] with its targets [rows] during a forward-only head.
+public typealias LogitsInspector = (UnsafePointer<Float>, UnsafePointer<Int32>, Int) -> Void
+
 /// Loss options of a step.
 public struct LossOptions: Sendable {
     public var smoothing: Float
@@ -269,6 +273,7 @@ func fusedOutputHead(hidden: UnsafePointer<Float>,              // [rows, C]
                      targets: UnsafePointer<Int32>,             // [rows]
                      loss: LossOptions, gradScale: Float?,
                      rowConfidence: UnsafeMutablePointer<Float>?,   // [rows] or nil
+                     inspect: LogitsInspector? = nil,
                      pool: ThreadPool) -> CrossEntropyStats {
     var stats = CrossEntropyStats()
     var r0 = 0
@@ -281,6 +286,8 @@ func fusedOutputHead(hidden: UnsafePointer<Float>,              // [rows, C]
                          style: loss.style, prior: prior, ignoreIndex: loss.ignoreIndex, gradScale: gradScale,
                          rowConfidence: rowConfidence.map { $0 + r0 }, pool: pool)
         }
+        // Without a gradient the block still holds the logits: let an evaluator look (calibration).
+        if gradScale == nil, let inspect { inspect(logits, targets + r0, rows) }
         if gradScale != nil {
             sgemm(transA: false, transB: false, m: rows, n: C, k: V, alpha: 1, a: logits, lda: V, b: table, ldb: C,
                   beta: 0, c: dhidden + r0 * C, ldc: C, pool: pool)

@@ -179,21 +179,21 @@ public final class Seq2Seq {
 
     /// Loss (and, with `gradScale`, the gradient into `a.dlnf` and the tied table) over the target rows.
     func head(_ a: Seq2SeqActivations, targets: UnsafePointer<Int32>, rows: Int, loss: LossOptions, gradScale: Float?,
-              rowConfidence: UnsafeMutablePointer<Float>?) -> CrossEntropyStats {
+              rowConfidence: UnsafeMutablePointer<Float>?, inspect: LogitsInspector? = nil) -> CrossEntropyStats {
         fusedOutputHead(hidden: a.lnf, dhidden: a.dlnf, rows: rows, C: config.dModel, V: config.vocabSize,
                         table: P.shared, dtable: G.shared, logits: a.logits, blockRows: a.headRows, targets: targets,
-                        loss: loss, gradScale: gradScale, rowConfidence: rowConfidence, pool: pool)
+                        loss: loss, gradScale: gradScale, rowConfidence: rowConfidence, inspect: inspect, pool: pool)
     }
 
     /// Teacher-forced loss and accuracy without gradients (validation, evaluation). Dropout off.
     /// src [B, Ts] and tgtIn/targets [B, Tt] are right-padded; targets hold the ignore index at padding.
     public func evaluate(src: UnsafePointer<Int32>, srcLengths: UnsafePointer<Int32>, tgtIn: UnsafePointer<Int32>,
                          targets: UnsafePointer<Int32>, B: Int, Ts: Int, Tt: Int, loss: LossOptions = LossOptions(),
-                         rowConfidence: UnsafeMutablePointer<Float>? = nil) -> CrossEntropyStats {
+                         rowConfidence: UnsafeMutablePointer<Float>? = nil, inspect: LogitsInspector? = nil) -> CrossEntropyStats {
         let a = activations(B: B, Ts: Ts, Tt: Tt)
         encoderForward(a, src: src, srcLengths: srcLengths, B: B, Ts: Ts, training: false, dropoutSeed: 0)
         decoderForward(a, tgtIn: tgtIn, srcLengths: srcLengths, B: B, Ts: Ts, Tt: Tt, training: false, dropoutSeed: 0)
-        return head(a, targets: targets, rows: B * Tt, loss: loss, gradScale: nil, rowConfidence: rowConfidence)
+        return head(a, targets: targets, rows: B * Tt, loss: loss, gradScale: nil, rowConfidence: rowConfidence, inspect: inspect)
     }
 
     /// Full logits [B·Tt, V] under teacher forcing (tests).

@@ -8,12 +8,11 @@ import Model
 public enum StreamEvaluator {
     public static func evaluate(model: GPT, ids: [Int32], eos: Int32, B: Int, T: Int, maxTokens: Int? = nil,
                                 loss: GPT.LossOptions = .init(smoothing: 0),
-                                confidence: ((UnsafePointer<Float>, UnsafePointer<Int32>, Int) -> Void)? = nil) -> CrossEntropyStats {
+                                inspect: LogitsInspector? = nil) -> CrossEntropyStats {
         var stream = [eos] + ids
         if let maxTokens, stream.count > maxTokens + 1 { stream = Array(stream.prefix(maxTokens + 1)) }
         let windows = max(0, (stream.count - 1 + T - 1) / T)
         var inputs = [Int32](repeating: 0, count: B * T), targets = [Int32](repeating: -100, count: B * T)
-        var conf = [Float](repeating: 0, count: B * T)
         var total = CrossEntropyStats()
         var w = 0
         while w < windows {
@@ -28,14 +27,8 @@ public enum StreamEvaluator {
             }
             let st = inputs.withUnsafeBufferPointer { inp in
                 targets.withUnsafeBufferPointer { tg in
-                    conf.withUnsafeMutableBufferPointer { cf in
-                        model.evaluate(ids: inp.baseAddress!, targets: tg.baseAddress!, B: B, T: T, loss: loss,
-                                       rowConfidence: confidence == nil ? nil : cf.baseAddress!)
-                    }
+                    model.evaluate(ids: inp.baseAddress!, targets: tg.baseAddress!, B: B, T: T, loss: loss, inspect: inspect)
                 }
-            }
-            if let confidence {
-                conf.withUnsafeBufferPointer { cf in targets.withUnsafeBufferPointer { confidence(cf.baseAddress!, $0.baseAddress!, B * T) } }
             }
             total += st
             w += batch

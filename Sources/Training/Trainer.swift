@@ -43,6 +43,8 @@ public final class Trainer {
     public private(set) var checkpointStep: Int? = nil
     let prior: [Float]?
     let metrics: MetricsLog
+    /// Training time after step 10 of a time-budgeted run (to measure the speed of steps 11–20).
+    var elapsedAt10: Double? = nil
 
     /// A language-model run over token streams.
     public convenience init(model: GPT, options: TrainOptions, run: String, train: [Int32], valid: [Int32], eos: Int32,
@@ -126,11 +128,16 @@ public final class Trainer {
             let now = Date().timeIntervalSince1970
             state.elapsed = now - started
             windowTokens += stepTokens
-            // With only a time budget, fix the schedule's length once the speed is known (after 10 steps).
-            if state.totalSteps == nil, let budget = options.timeBudget, state.step == 10 {
-                let perStep = state.elapsed / 10
-                state.totalSteps = max(11, Int(budget / perStep))
-                onEvent(.scheduleFixed(totalSteps: state.totalSteps!))
+            // With only a time budget, fix the schedule's length once the speed is known: from the time of steps
+            // 11–20, since the first steps also pay for allocation and page faults (counting them made a
+            // 55-minute budget end its schedule ~20 % early).
+            if state.totalSteps == nil, let budget = options.timeBudget {
+                if state.step == 10 { elapsedAt10 = state.elapsed }
+                if state.step == 20 {
+                    let perStep = max(1e-6, (state.elapsed - (elapsedAt10 ?? 0)) / 10)
+                    state.totalSteps = max(21, 20 + Int((budget - state.elapsed) / perStep))
+                    onEvent(.scheduleFixed(totalSteps: state.totalSteps!))
+                }
             }
             if state.step % options.logEvery == 0 || state.step == 1 || state.step == state.totalSteps {
                 let rate = Double(windowTokens) / max(1e-9, now - windowStart)

@@ -81,23 +81,14 @@ public final class TranslationTask: TrainingTask {
 public enum TranslationEvaluator {
     public static func teacherForced(model: Seq2Seq, data: ParallelData, pad: Int32, eos: Int32, loss: LossOptions,
                                      maxTokens: Int = 4096,
-                                     confidence: ((UnsafePointer<Float>, UnsafePointer<Int32>, Int) -> Void)? = nil) -> CrossEntropyStats {
+                                     inspect: LogitsInspector? = nil) -> CrossEntropyStats {
         let buckets = LengthBuckets(data: data, maxTokens: maxTokens)
         var total = CrossEntropyStats()
         var batch = PaddedPairs()
-        var conf: [Float] = []
         for b in buckets.batches {
             batch.fill(b, from: data, pad: pad, eos: eos)
-            let rows = batch.B * batch.Tt
-            if conf.count < rows { conf = [Float](repeating: 0, count: rows) }
-            let st = conf.withUnsafeMutableBufferPointer { cf in
-                model.evaluate(src: batch.src, srcLengths: batch.srcLengths, tgtIn: batch.tgtIn, targets: batch.targets,
-                               B: batch.B, Ts: batch.Ts, Tt: batch.Tt, loss: loss,
-                               rowConfidence: confidence == nil ? nil : cf.baseAddress!)
-            }
-            if let confidence {
-                conf.withUnsafeBufferPointer { cf in batch.targets.withUnsafeBufferPointer { confidence(cf.baseAddress!, $0.baseAddress!, rows) } }
-            }
+            let st = model.evaluate(src: batch.src, srcLengths: batch.srcLengths, tgtIn: batch.tgtIn, targets: batch.targets,
+                                    B: batch.B, Ts: batch.Ts, Tt: batch.Tt, loss: loss, inspect: inspect)
             total += st
         }
         return total

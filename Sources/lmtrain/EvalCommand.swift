@@ -5,33 +5,42 @@ import Model
 import Tokenizer
 import Training
 import Decoding
+import Evaluation
 
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Evaluate a trained language model on a text file: NLL, perplexity per token and per word, bits per byte, accuracy.",
+        abstract: "Evaluate a trained model on held-out text: NLL, perplexity, accuracy and calibration (ECE, MCE, confidence, entropy).",
         discussion: """
-        The text (each line followed by <eos>, an <eos> in front as context) is cut into non-overlapping windows \
-        of the model's context (stride = context), so each token is predicted once. Per-word perplexity is \
-        exp(total NLL / whitespace-separated words); bits per byte = total NLL / ln 2 / UTF-8 bytes (newlines \
-        included). The last line is one JSON object with these fields.
+        Language model: the text (each line followed by <eos>, an <eos> in front as context) is cut into \
+        non-overlapping windows of the model's context (stride = context), so each token is predicted once. \
+        Per-word perplexity is exp(total NLL / whitespace-separated words); bits per byte = total NLL / ln 2 / \
+        UTF-8 bytes (newlines included). Translation model: a TSV of pairs (or --columns), under teacher forcing.
+        Calibration is token-level over top-1 predictions: 15 equal-width confidence bins (Guo et al. 2017), \
+        before and after temperature scaling with one T fitted on the run's validation data. RUN/calibration.json \
+        and RUN/reliability.svg (before/after diagrams) are written. The last line is one JSON object.
         """)
 
     @Argument(help: "Run directory of `lmtrain fit`.") var runDirectory: String
-    @Argument(help: "Text file to evaluate.") var file: String
+    @Argument(help: "Text file (language model) or TSV of pairs (translation model) to evaluate.") var file: String
+    @Option(help: "Translation: source and target columns of the TSV, 1-based (default: as in training).") var columns: String?
+    @Option(help: "Fit the temperature on this file instead of the run's validation data.") var temperatureFrom: String?
+    @Flag(help: "Skip calibration (no temperature fit, no diagrams).") var noCalibration = false
     @Option var batchSize: Int = 16
     @Option var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    func validate() throws {
+        if let columns, parseColumns(columns) == nil { throw ValidationError("--columns '\(columns)' is not two different column numbers such as 2,3") }
+        if batchSize < 1 || threads < 1 { throw ValidationError("--batch-size and --threads must be at least 1") }
+    }
+
     func run() throws {
+        if try RunKind.of(run: runDirectory) == "translate" { return try evaluateTranslation() }
         let r = try LoadedRun(runDirectory, threads: threads)
-        let text = try TextFile.lines(file)
-        let tsv = TextFile.isTSV(file)
-        let lines = text.map { tsv ? TextFile.textFields(of: $0, isTSV: true).joined(separator: " ") : $0 }
-        let stream = try TokenStream.encode(lines: lines, tokenizer: r.tokenizer, threads: threads)
-        guard !stream.ids.isEmpty else { throw TokenizerError.emptyCorpus([file]) }
-        let T = r.config.model.context
+        let stream = try Self.stream(file, tokenizer: r.tokenizer, threads: threads)
+        let T = r.config.model.context, eos = r.tokenizer.id(of: .eos), B = batchSize
         let t0 = Date()
-        let st = StreamEvaluator.evaluate(model: r.model, ids: stream.ids, eos: r.tokenizer.id(of: .eos), B: batchSize, T: T)
+        let st = StreamEvaluator.evaluate(model: r.model, ids: stream.ids, eos: eos, B: B, T: T)
         let nll = st.nll / Double(st.count)
         let perWord = exp(st.nll / Double(max(1, stream.words)))
         let bpb = st.nll / log(2) / Double(max(1, stream.bytes))
@@ -42,9 +51,91 @@ struct EvalCommand: ParsableCommand {
         say(String(format: "perplexity    %.3f per token, %.3f per word", exp(nll), perWord))
         say(String(format: "bits/byte     %.4f", bpb))
         say(String(format: "accuracy      %.2f%% (top-1 next token)", acc * 100))
+        var json = String(format: "{\"file\": %@, \"tokens\": %d, \"words\": %d, \"bytes\": %d, \"nll\": %.6f, \"ppl\": %.4f, \"word_ppl\": %.4f, \"bits_per_byte\": %.6f, \"accuracy\": %.6f, \"context\": %d, \"stride\": %d",
+                          jsonString(file), st.count, stream.words, stream.bytes, nll, exp(nll), perWord, bpb, acc, T, T)
+        if !noCalibration {
+            let valid = try temperatureFrom.map { try Self.stream($0, tokenizer: r.tokenizer, threads: threads).ids }
+                ?? validationStream(config: r.config, tokenizer: r.tokenizer, threads: threads)
+            let V = r.config.model.vocabSize
+            let T0 = CalibrationEvaluator.fitTemperature({ inspect in
+                _ = StreamEvaluator.evaluate(model: r.model, ids: valid, eos: eos, B: B, T: T, inspect: inspect)
+            }, vocab: V, pool: r.model.pool)
+            let rep = CalibrationEvaluator.report({ inspect in
+                _ = StreamEvaluator.evaluate(model: r.model, ids: stream.ids, eos: eos, B: B, T: T, inspect: inspect)
+            }, name: URL(fileURLWithPath: file).lastPathComponent, temperature: T0, vocab: V, pool: r.model.pool)
+            json += try reportCalibration(rep)
+        }
         say(String(format: "context       %d tokens, stride %d; %.1f s", T, T, Date().timeIntervalSince(t0)))
-        say(String(format: "{\"file\": %@, \"tokens\": %d, \"words\": %d, \"bytes\": %d, \"nll\": %.6f, \"ppl\": %.4f, \"word_ppl\": %.4f, \"bits_per_byte\": %.6f, \"accuracy\": %.6f, \"context\": %d, \"stride\": %d}",
-                   jsonString(file), st.count, stream.words, stream.bytes, nll, exp(nll), perWord, bpb, acc, T, T))
+        say(json + "}")
+    }
+
+    /// A text file (a TSV's text columns joined) as one token stream.
+    static func stream(_ path: String, tokenizer: BPETokenizer, threads: Int) throws -> TokenStream {
+        let text = try TextFile.lines(path)
+        let tsv = TextFile.isTSV(path)
+        let lines = text.map { tsv ? TextFile.textFields(of: $0, isTSV: true).joined(separator: " ") : $0 }
+        let s = try TokenStream.encode(lines: lines, tokenizer: tokenizer, threads: threads)
+        guard !s.ids.isEmpty else { throw TokenizerError.emptyCorpus([path]) }
+        return s
+    }
+
+    /// Translation: teacher-forced NLL, perplexity and accuracy over the pairs, and calibration.
+    func evaluateTranslation() throws {
+        let r = try LoadedTranslationRun(runDirectory, threads: threads)
+        let tok = r.tokenizer, pad = tok.id(of: .pad), eos = tok.id(of: .eos)
+        let cols = columns.flatMap(parseColumns) ?? r.config.data.columns.map { ($0[0], $0[1]) }
+        let text = try ParallelText.load(tsv: file, columns: cols)
+        let data = try ParallelData.encode(text, tokenizer: tok, maxLength: r.config.model.maxLength, threads: threads)
+        guard data.count > 0 else { throw CLIError("\(file) has no usable pairs") }
+        let t0 = Date()
+        let st = TranslationEvaluator.teacherForced(model: r.model, data: data, pad: pad, eos: eos, loss: LossOptions(smoothing: 0))
+        let nll = st.nll / Double(st.count), acc = Double(st.correct) / Double(st.count)
+        let words = data.targetText.reduce(0) { $0 + $1.split(separator: " ").count }
+        say("file          \(file) (\(data.count) pairs\(data.skippedLong + data.skippedEmpty > 0 ? ", \(data.skippedEmpty) empty and \(data.skippedLong) over-long skipped" : ""))")
+        say("tokens        \(st.count) target tokens (EOS included), \(words) target words")
+        say(String(format: "token NLL     %.4f nats (teacher forcing)", nll))
+        say(String(format: "perplexity    %.3f per token, %.3f per word", exp(nll), exp(st.nll / Double(max(1, words)))))
+        say(String(format: "accuracy      %.2f%% (top-1 next target token)", acc * 100))
+        var json = String(format: "{\"file\": %@, \"pairs\": %d, \"tokens\": %d, \"words\": %d, \"nll\": %.6f, \"ppl\": %.4f, \"word_ppl\": %.4f, \"accuracy\": %.6f",
+                          jsonString(file), data.count, st.count, words, nll, exp(nll), exp(st.nll / Double(max(1, words))), acc)
+        if !noCalibration {
+            // The temperature is fitted on --temperature-from, else on the validation pairs the run trained with.
+            let validText = try temperatureFrom.map { try ParallelText.load(tsv: $0, columns: cols) }
+                ?? loadTranslationPairs(r.config.data, validFraction: r.config.train.validFraction).1
+            let valid = try ParallelData.encode(validText, tokenizer: tok, maxLength: r.config.model.maxLength, threads: threads)
+            let V = r.config.model.vocabSize
+            let T0 = CalibrationEvaluator.fitTemperature({ inspect in
+                _ = TranslationEvaluator.teacherForced(model: r.model, data: valid, pad: pad, eos: eos, loss: LossOptions(smoothing: 0), inspect: inspect)
+            }, vocab: V, pool: r.model.pool)
+            let rep = CalibrationEvaluator.report({ inspect in
+                _ = TranslationEvaluator.teacherForced(model: r.model, data: data, pad: pad, eos: eos, loss: LossOptions(smoothing: 0), inspect: inspect)
+            }, name: URL(fileURLWithPath: file).lastPathComponent, temperature: T0, vocab: V, pool: r.model.pool)
+            json += try reportCalibration(rep)
+        }
+        say(String(format: "time          %.1f s", Date().timeIntervalSince(t0)))
+        say(json + "}")
+    }
+
+    /// Prints the calibration lines, writes RUN/calibration.json and RUN/reliability.svg, and returns the
+    /// JSON fields to append.
+    func reportCalibration(_ rep: CalibrationReport) throws -> String {
+        say(String(format: "confidence    %.2f%% mean top-1; entropy %.3f nats", rep.meanConfidence * 100, rep.entropy))
+        say(String(format: "ECE           %.2f%% (15 bins), MCE %.2f%%", rep.ece * 100, rep.mce * 100))
+        say(String(format: "temperature   T = %.3f fitted on validation NLL: NLL %.4f → %.4f, ECE %.2f%% → %.2f%%, MCE %.2f%% → %.2f%%",
+                   rep.temperature, rep.nll, rep.nllScaled, rep.ece * 100, rep.eceScaled * 100, rep.mce * 100, rep.mceScaled * 100))
+        say("bins          (lo, hi]  count  accuracy  confidence")
+        for b in rep.bins where b.count > 0 {
+            say(String(format: "              (%.3f, %.3f]  %d  %.4f  %.4f", b.lo, b.hi, b.count, b.accuracy, b.confidence))
+        }
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try writeAtomically(try enc.encode(rep), to: runDirectory + "/calibration.json")
+        let title = URL(fileURLWithPath: runDirectory).lastPathComponent
+        try writeAtomically(Data(ReliabilityDiagram.pair(rep, title: title).utf8), to: runDirectory + "/reliability.svg")
+        printErr("wrote \(runDirectory)/calibration.json and \(runDirectory)/reliability.svg")
+        let bins = String(decoding: try JSONEncoder().encode(rep.bins), as: UTF8.self)
+        return String(format: ", \"confidence\": %.6f, \"entropy\": %.6f, \"ece\": %.6f, \"mce\": %.6f, \"temperature\": %.4f, \"nll_scaled\": %.6f, \"ece_scaled\": %.6f, \"mce_scaled\": %.6f, \"bins\": %@",
+                      rep.meanConfidence, rep.entropy, rep.ece, rep.mce, rep.temperature, rep.nllScaled, rep.eceScaled, rep.mceScaled, bins)
     }
 }
 

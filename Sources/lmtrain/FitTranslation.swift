@@ -95,22 +95,27 @@ extension FitCommand {
         return m
     }
 
-    /// Training and validation pairs as text: the validation file(s) when given, else the corpus's last lines.
     func loadPairs(_ d: TranslationDataOptions, validFraction: Double) throws -> (ParallelText, ParallelText) {
-        let cols = d.columns.map { ($0[0], $0[1]) }
-        let all: ParallelText = try d.corpus.map { try ParallelText.load(tsv: $0, columns: cols) }
-            ?? ParallelText.load(source: d.sourceFile!, target: d.targetFile!)
-        if all.skippedEmpty > 0 { printErr("skipped \(all.skippedEmpty) line(s) with an empty side") }
-        if let v = d.valid { return (all, try ParallelText.load(tsv: v, columns: cols)) }
-        if let vs = d.validSource, let vt = d.validTarget { return (all, try ParallelText.load(source: vs, target: vt)) }
-        let held = max(1, Int(Double(all.sources.count) * validFraction))
-        guard all.sources.count > held else {
-            throw TrainingError.invalidOption("the corpus has \(all.sources.count) usable pair(s): too few to hold out validation pairs and still train (use more text, or pass --valid)")
-        }
-        var train = ParallelText(), valid = ParallelText()
-        let cut = all.sources.count - held
-        train.sources = Array(all.sources[..<cut]); train.targets = Array(all.targets[..<cut]); train.lineNumbers = Array(all.lineNumbers[..<cut])
-        valid.sources = Array(all.sources[cut...]); valid.targets = Array(all.targets[cut...]); valid.lineNumbers = Array(all.lineNumbers[cut...])
-        return (train, valid)
+        try loadTranslationPairs(d, validFraction: validFraction)
     }
+}
+
+/// Training and validation pairs as text: the validation file(s) when given, else the corpus's last lines
+/// (the split `fit` trains with, which `eval` reuses to fit its temperature).
+func loadTranslationPairs(_ d: TranslationDataOptions, validFraction: Double) throws -> (ParallelText, ParallelText) {
+    let cols = d.columns.map { ($0[0], $0[1]) }
+    let all: ParallelText = try d.corpus.map { try ParallelText.load(tsv: $0, columns: cols) }
+        ?? ParallelText.load(source: d.sourceFile!, target: d.targetFile!)
+    if all.skippedEmpty > 0 { printErr("skipped \(all.skippedEmpty) line(s) with an empty side") }
+    if let v = d.valid { return (all, try ParallelText.load(tsv: v, columns: cols)) }
+    if let vs = d.validSource, let vt = d.validTarget { return (all, try ParallelText.load(source: vs, target: vt)) }
+    let held = max(1, Int(Double(all.sources.count) * validFraction))
+    guard all.sources.count > held else {
+        throw TrainingError.invalidOption("the corpus has \(all.sources.count) usable pair(s): too few to hold out validation pairs and still train (use more text, or pass --valid)")
+    }
+    var train = ParallelText(), valid = ParallelText()
+    let cut = all.sources.count - held
+    train.sources = Array(all.sources[..<cut]); train.targets = Array(all.targets[..<cut]); train.lineNumbers = Array(all.lineNumbers[..<cut])
+    valid.sources = Array(all.sources[cut...]); valid.targets = Array(all.targets[cut...]); valid.lineNumbers = Array(all.lineNumbers[cut...])
+    return (train, valid)
 }

@@ -7,15 +7,26 @@ import Training
 struct PlotCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plot",
-        abstract: "Draw a run's training curves (loss, NLL, validation perplexity) as SVG.")
+        abstract: "Draw a run's training curves (loss, NLL, validation perplexity, BLEU) and its reliability diagram as SVG.",
+        discussion: "The reliability diagram (RUN/reliability.svg) comes from the last `lmtrain eval` of the run (RUN/calibration.json).")
     @Argument(help: "Run directory of `lmtrain fit`.") var runDirectory: String
     @Option(help: "Where to write the SVG (default RUN/curves.svg).") var output: String?
 
     func run() throws {
-        _ = try RunConfig.load(run: runDirectory)
+        _ = try RunKind.of(run: runDirectory)
         let path = output ?? runDirectory + "/curves.svg"
         try writeCurves(run: runDirectory, to: path)
         printErr("wrote \(path)")
+        if let d = FileManager.default.contents(atPath: runDirectory + "/calibration.json") {
+            guard let rep = try? JSONDecoder().decode(CalibrationReport.self, from: d) else {
+                throw CLIError("\(runDirectory)/calibration.json is not a calibration report: run `lmtrain eval` again")
+            }
+            let svg = runDirectory + "/reliability.svg"
+            try writeAtomically(Data(ReliabilityDiagram.pair(rep, title: URL(fileURLWithPath: runDirectory).lastPathComponent).utf8), to: svg)
+            printErr("wrote \(svg)")
+        } else {
+            printErr("no reliability diagram yet: `lmtrain eval \(runDirectory) FILE` measures calibration and draws it")
+        }
     }
 }
 

@@ -59,3 +59,14 @@ struct LoadedRun {
 
 /// Appends one line to stdout now (progress bars go to stderr).
 func say(_ s: String) { print(s); fflush(stdout) }
+
+/// The validation tokens a language-model run was trained with: its --valid file, or the last lines of its
+/// corpus that `fit` held out.
+func validationStream(config: RunConfig, tokenizer: BPETokenizer, threads: Int) throws -> [Int32] {
+    if let v = config.valid { return try EvalCommand.stream(v, tokenizer: tokenizer, threads: threads).ids }
+    let all = try TextFile.lines(config.corpus)
+    let tsv = TextFile.isTSV(config.corpus)
+    let lines = all.map { tsv ? TextFile.textFields(of: $0, isTSV: true).joined(separator: " ") : $0 }
+    let held = max(1, Int(Double(lines.count) * config.train.validFraction))
+    return try TokenStream.encode(lines: Array(lines.suffix(held)), tokenizer: tokenizer, threads: threads).ids
+}

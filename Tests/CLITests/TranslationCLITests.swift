@@ -46,6 +46,19 @@ import Testing
         let json = try JSONSerialization.jsonObject(with: Data(sc.stdout.split(separator: "\n").last!.utf8)) as! [String: Any]
         #expect((json["bleu"] as! Double) > 0 && (json["chrf2"] as! Double) > 0)
 
+        // Teacher-forced evaluation with calibration, and the reliability diagram.
+        let ev = try lmtrainRun(["eval", run, corpus])
+        #expect(ev.status == 0, "\(ev.stderr)")
+        let evj = try JSONSerialization.jsonObject(with: Data(ev.stdout.split(separator: "\n").last!.utf8)) as! [String: Any]
+        for k in ["nll", "ppl", "accuracy", "ece", "mce", "confidence", "entropy", "temperature", "nll_scaled", "ece_scaled"] {
+            #expect(evj[k] is Double, "eval JSON lacks \(k)")
+        }
+        #expect((evj["bins"] as? [[String: Any]])?.count == 15)
+        #expect(FileManager.default.fileExists(atPath: run + "/calibration.json") && FileManager.default.fileExists(atPath: run + "/reliability.svg"))
+        try FileManager.default.removeItem(atPath: run + "/reliability.svg")
+        let plot = try lmtrainRun(["plot", run])
+        #expect(plot.status == 0 && FileManager.default.fileExists(atPath: run + "/reliability.svg"), "\(plot.stderr)")
+
         let resumed = try lmtrainRun(["fit", "--resume", run, "--steps", "8"])
         #expect(resumed.status == 0, "\(resumed.stderr)")
     }

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 import Testing
 @testable import Evaluation
 
@@ -110,5 +113,55 @@ struct SeededGenerator: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+@Suite struct CalibrationMetricsTests {
+    /// Hand-computed: four predictions in two bins. Bin (0.8, 0.867]: confidences 0.85, 0.85, one right →
+    /// accuracy 0.5, gap 0.35. Bin (0.267, 0.333]: confidences 0.3, 0.3, both right → gap 0.7.
+    /// ECE = 2/4·0.35 + 2/4·0.7 = 0.525; MCE = 0.7.
+    @Test func eceAndMCEByHand() {
+        var acc = ReliabilityAccumulator()
+        acc.add(confidence: 0.85, correct: true)
+        acc.add(confidence: 0.85, correct: false)
+        acc.add(confidence: 0.3, correct: true)
+        acc.add(confidence: 0.3, correct: true)
+        #expect(abs(acc.ece - 0.525) < 1e-12)
+        #expect(abs(acc.mce - 0.7) < 1e-12)
+        #expect(acc.bins.filter { $0.count > 0 }.map(\.count) == [2, 2])
+        #expect(abs(acc.accuracy - 0.75) < 1e-12 && abs(acc.meanConfidence - 0.575) < 1e-12)
+    }
+
+    /// Bins are (lo, hi]: a confidence on an edge belongs to the bin below it; 0 goes to the first, 1 to the last.
+    @Test func binEdges() {
+        #expect(ReliabilityAccumulator.bin(of: 1.0 / 15, bins: 15) == 0)
+        #expect(ReliabilityAccumulator.bin(of: 1.0 / 15 + 1e-9, bins: 15) == 1)
+        #expect(ReliabilityAccumulator.bin(of: 0, bins: 15) == 0)
+        #expect(ReliabilityAccumulator.bin(of: 1, bins: 15) == 14)
+        var perfect = ReliabilityAccumulator()
+        for i in 0..<1000 { perfect.add(confidence: 0.7, correct: i % 10 < 7) }
+        #expect(perfect.ece < 1e-12)
+    }
+
+    /// The diagram parses as SVG and has one accuracy bar per non-empty bin, with the ECE in its text.
+    @Test func reliabilityDiagramIsWellFormed() throws {
+        var acc = ReliabilityAccumulator()
+        for i in 0..<300 { acc.add(confidence: Double(i % 97) / 97, correct: i % 3 == 0) }
+        let svg = ReliabilityDiagram.document([ReliabilityDiagram(title: "test", bins: acc.bins, ece: acc.ece, mce: acc.mce,
+                                                                  accuracy: acc.accuracy, confidence: acc.meanConfidence)])
+        let parser = XMLParser(data: Data(svg.utf8))
+        let scan = RectScan()
+        parser.delegate = scan
+        #expect(parser.parse(), "malformed SVG")
+        #expect(scan.classes["accuracy"] == acc.bins.filter { $0.count > 0 }.count)
+        #expect(scan.classes["count"] == 15)
+        #expect(svg.contains(String(format: "ECE %.2f%%", acc.ece * 100)))
+    }
+}
+
+final class RectScan: NSObject, XMLParserDelegate {
+    var classes: [String: Int] = [:]
+    func parser(_ p: XMLParser, didStartElement e: String, namespaceURI: String?, qualifiedName: String?, attributes a: [String: String] = [:]) {
+        if e == "rect", let c = a["class"] { classes[c, default: 0] += 1 }
     }
 }

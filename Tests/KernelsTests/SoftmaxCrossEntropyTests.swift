@@ -104,3 +104,38 @@ import Kernels
         #expect(st.loss > 0)
     }
 }
+
+@Suite struct CalibrationKernelTests {
+    /// Per-row NLL and confidence at several temperatures, correctness and entropy, against the Double
+    /// reference, on awkward vocabulary sizes with outputs poisoned first and an ignored row.
+    @Test(arguments: [1, 7, 33, 257])
+    func calibrationRowsMatchReference(V: Int) {
+        let seed = freshSeed()
+        var rng = SplitMix64(seed: seed)
+        let rows = 9
+        let logits = Buffer(random: rows * V, &rng)
+        for i in 0..<(rows * V) { logits[i] *= 3 }
+        var targets = (0..<rows).map { _ in Int32(Int.random(in: 0..<V, using: &rng)) }
+        // Make one row's argmax the target, so both outcomes of `correct` are exercised.
+        let best = (0..<V).max { logits[2 * V + $0] < logits[2 * V + $1] }!
+        targets[2] = Int32(best)
+        targets[5] = -100
+        let temps: [Float] = [0.5, 1, 2.5]
+        let nT = temps.count
+        let nll = Buffer(rows * nT), conf = Buffer(rows * nT), correct = Buffer(rows), ent = Buffer(rows)
+        nll.poison(); conf.poison(); correct.poison(); ent.poison()
+        calibrationRows(logits: logits.p, targets: targets, rows: rows, vocab: V, temperatures: temps, count: nT,
+                        nll: nll.p, confidence: conf.p, correct: correct.p, entropy: ent.p)
+        for r in 0..<rows where r != 5 {
+            let ref = calibrationRowsNaive(logits: logits.p + r * V, targets: [targets[r]], rows: 1, vocab: V, temperatures: temps)
+            for k in 0..<nT {
+                #expect(abs(Double(nll[r * nT + k]) - ref.nll[k]) < 1e-4 + 1e-4 * ref.nll[k], "seed \(seed) V \(V) row \(r) T \(temps[k]) nll")
+                #expect(abs(Double(conf[r * nT + k]) - ref.confidence[k]) < 1e-5, "seed \(seed) V \(V) row \(r) T \(temps[k]) confidence")
+            }
+            #expect(Double(correct[r]) == ref.correct[0], "seed \(seed) V \(V) row \(r) correct")
+            #expect(abs(Double(ent[r]) - ref.entropy[0]) < 1e-4, "seed \(seed) V \(V) row \(r) entropy")
+        }
+        #expect(correct[2] == 1)
+        #expect(nll[5 * nT].isNaN && correct[5].isNaN, "ignored rows are marked NaN")
+    }
+}

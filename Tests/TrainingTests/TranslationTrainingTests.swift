@@ -4,6 +4,7 @@ import Model
 import Testing
 import Tokenizer
 import Training
+import Evaluation
 
 /// A toy language pair: source words from one made-up lexicon, the target the word-by-word translation in
 /// reverse order, so the model must learn a dictionary, reordering and where to stop.
@@ -107,5 +108,38 @@ func toyPairs(count: Int, seed: UInt64) -> ParallelText {
         }
         #expect(Set(buckets.order(epoch: 0, seed: 1)) == Set(0..<buckets.batches.count))
         #expect(buckets.order(epoch: 0, seed: 1) != buckets.order(epoch: 1, seed: 1))
+    }
+}
+
+@Suite struct TemperatureScalingTests {
+    /// Labels drawn from softmax(z/2): the logits are twice too sharp, so the fitted temperature is ≈ 2, and
+    /// scaling lowers both NLL and ECE.
+    @Test func fitsTheTemperatureThatGeneratedTheLabels() throws {
+        let V = 20, rows = 6000, T0: Float = 2
+        var rng = GaussianRNG(seed: UInt64.random(in: 0...UInt64.max))
+        var logits = [Float](repeating: 0, count: rows * V), targets = [Int32](repeating: 0, count: rows)
+        for r in 0..<rows {
+            for v in 0..<V { logits[r * V + v] = 3 * rng.next() }
+            // Sample the label from softmax(z / T0).
+            let p = (0..<V).map { exp(Double(logits[r * V + $0] / T0)) }
+            var u = rng.uniform() * p.reduce(0, +)
+            var y = 0
+            while y < V - 1 && u > p[y] { u -= p[y]; y += 1 }
+            targets[r] = Int32(y)
+        }
+        let pass: EvaluationPass = { inspect in
+            // Blocks of 256 rows, as the model's head hands them out.
+            for r0 in stride(from: 0, to: rows, by: 256) {
+                let n = min(256, rows - r0)
+                logits.withUnsafeBufferPointer { l in targets.withUnsafeBufferPointer { t in inspect(l.baseAddress! + r0 * V, t.baseAddress! + r0, n) } }
+            }
+        }
+        let pool = ThreadPool(threads: 2)
+        let T = CalibrationEvaluator.fitTemperature(pass, vocab: V, pool: pool)
+        #expect(abs(T - T0) < 0.15, "fitted T \(T)")
+        let rep = CalibrationEvaluator.report(pass, name: "synthetic", temperature: T, vocab: V, pool: pool)
+        #expect(rep.tokens == rows)
+        #expect(rep.nllScaled < rep.nll && rep.eceScaled < rep.ece / 2, "NLL \(rep.nll) → \(rep.nllScaled), ECE \(rep.ece) → \(rep.eceScaled)")
+        #expect(rep.meanConfidence > rep.accuracy, "the over-sharp logits are over-confident")
     }
 }
