@@ -33,16 +33,33 @@ def main():
         f.write("".join(r[1] + "\n" for r in rows))
     with open(ref, "w", encoding="utf-8") as f:
         f.write("".join(r[2] + "\n" for r in rows))
+    def decode(source, reference, out, beam, lenpen):
+        with open(source, encoding="utf-8") as fin, open(out, "w", encoding="utf-8") as fout:
+            p = subprocess.run([LMTRAIN, "translate", a.run, "--beam", str(beam), "--batch-size", "32", "--lenpen", str(lenpen)],
+                               stdin=fin, stdout=fout, stderr=subprocess.PIPE, text=True, check=True)
+        speed = p.stderr.strip().splitlines()[-1]
+        score = subprocess.run([LMTRAIN, "score", "--ref", reference, out], capture_output=True, text=True, check=True).stdout
+        return json.loads(score.strip().splitlines()[-1]), speed, score.strip().splitlines()[0]
+
     results = {}
     for beam in (1, 4):
-        hyp = os.path.join(a.run, f"test.beam{beam}.es")
-        with open(src, encoding="utf-8") as fin, open(hyp, "w", encoding="utf-8") as fout:
-            p = subprocess.run([LMTRAIN, "translate", a.run, "--beam", str(beam), "--batch-size", "32"], stdin=fin, stdout=fout,
-                               stderr=subprocess.PIPE, text=True, check=True)
-        speed = p.stderr.strip().splitlines()[-1]
-        score = subprocess.run([LMTRAIN, "score", "--ref", ref, hyp], capture_output=True, text=True, check=True).stdout
-        results[beam] = (json.loads(score.strip().splitlines()[-1]), speed, score.strip().splitlines()[0])
-        print(f"beam {beam}: {results[beam][2]}\n  {speed}", file=sys.stderr)
+        results[beam] = decode(src, ref, os.path.join(a.run, f"test.beam{beam}.es"), beam, 1.0)
+        print(f"beam {beam}: {results[beam][2]}\n  {results[beam][1]}", file=sys.stderr)
+    # The length penalty chosen on the validation split (beam 4), then applied once to the test split.
+    with open(os.path.join(BIBLE, "bible.en-es.valid.tsv"), encoding="utf-8") as f:
+        vrows = [l.rstrip("\n").split("\t") for l in f if l.strip()]
+    vsrc, vref = os.path.join(a.run, "valid.en"), os.path.join(a.run, "valid.es")
+    with open(vsrc, "w", encoding="utf-8") as f:
+        f.write("".join(r[1] + "\n" for r in vrows))
+    with open(vref, "w", encoding="utf-8") as f:
+        f.write("".join(r[2] + "\n" for r in vrows))
+    sweep = {}
+    for alpha in (0.0, 0.3, 0.6, 1.0, 1.3):
+        sweep[alpha] = decode(vsrc, vref, os.path.join(a.run, f"valid.beam4.lp{alpha}.es"), 4, alpha)[0]["bleu"]
+        print(f"valid beam 4 α {alpha}: BLEU {sweep[alpha]:.2f}", file=sys.stderr)
+    best = max(sweep, key=lambda k: sweep[k])
+    tuned = decode(src, ref, os.path.join(a.run, "test.beam4.tuned.es"), 4, best)
+    print(f"beam 4 α {best}: {tuned[2]}", file=sys.stderr)
     metrics = [json.loads(l) for l in open(os.path.join(a.run, "metrics.jsonl"), encoding="utf-8") if l.strip()]
     steps = [m for m in metrics if "split" not in m]
     valids = [m for m in metrics if m.get("split") == "valid"]
@@ -66,8 +83,13 @@ def main():
         s, speed, line = results[beam]
         md.append(f"| {'greedy' if beam == 1 else 'beam 4'} | {s['bleu']:.2f} | {s['chrf2']:.2f} |"
                   f" {s['hyp_len'] / s['ref_len']:.3f} | {speed.split(': ', 1)[1] if ': ' in speed else speed} |")
+    s, speed, _ = tuned
+    md.append(f"| beam 4, α = {best} (chosen on validation) | {s['bleu']:.2f} | {s['chrf2']:.2f} | {s['hyp_len'] / s['ref_len']:.3f} |"
+              f" {speed.split(': ', 1)[1] if ': ' in speed else speed} |")
+    md += ["", "Length penalty α on the validation split (beam 4, BLEU): "
+           + ", ".join(f"α {k}: {v:.2f}" for k, v in sweep.items()) + "."]
     md += ["", f"BLEU signature `{results[4][0]['bleu_signature']}`; chrF2 signature `{results[4][0]['chrf_signature']}`."
-           f" Length penalty α = 1 (score / length, EOS counted), maximum length 1.5·source + 10.", "",
+           f" Length penalty score / length^α (EOS counted; α = 1 unless stated), maximum length 1.5·source + 10.", "",
            "Validation along the run (teacher-forced NLL; BLEU of greedy translations of the first 200 validation verses): "
            + ", ".join(f"step {v['step']}: NLL {v['nll']:.3f}, BLEU {v.get('bleu', float('nan')):.1f}" for v in valids) + ".", "",
            f"Training curves: [docs/bible-en-es-curves.svg](docs/bible-en-es-curves.svg)."]

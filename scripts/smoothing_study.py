@@ -56,7 +56,16 @@ def main():
     ap.add_argument("--dropout", type=float, help="override the preset's dropout")
     ap.add_argument("--test-sentences", type=int, default=500)
     ap.add_argument("--seed", type=int, default=1337)
+    ap.add_argument("--report-only", action="store_true", help="rewrite the report from the saved results")
+    ap.add_argument("--elapsed-minutes", type=float, help="with --report-only: the study's duration, if not saved")
     a = ap.parse_args()
+    if a.report_only:
+        with open(os.path.join(a.output, f"{a.task}-results.json"), encoding="utf-8") as f:
+            saved = json.load(f)
+        if isinstance(saved, list):   # results saved by an earlier version of this script
+            saved = {"runs": saved, "seconds": 60 * (a.elapsed_minutes or 0)}
+        write_report(a, saved["runs"], saved["seconds"])
+        return
 
     bible = "corpora/bible"
     if a.task == "translate":
@@ -123,15 +132,33 @@ def main():
                 r[f"ratio{beam}"] = s["hyp_len"] / max(1, s["ref_len"])
         results.append(r)
         with open(os.path.join(a.output, f"{a.task}-results.json"), "w", encoding="utf-8") as f:
-            json.dump(results, f, indent=2)
-    write_report(a, results, test, time.time() - started)
+            json.dump({"runs": results, "seconds": time.time() - started}, f, indent=2)
+    write_report(a, results, time.time() - started)
 
 
 def verdict(ok):
     return "**confirmed**" if ok else "**not confirmed**"
 
 
-def write_report(a, results, test, seconds):
+def side_by_side(paths, out):
+    """One SVG with the first diagram (T = 1) of each run's reliability.svg side by side."""
+    import re
+    parts, x = [], 0
+    for p in paths:
+        text = open(p, encoding="utf-8").read()
+        # Each file holds two diagrams 380 px wide (before and after temperature scaling); keep the first.
+        groups = re.findall(r'<g transform="translate\(0(?:\.0)?,0(?:\.0)?\)">.*?</g>\n', text, flags=re.S)
+        if not groups:
+            continue
+        parts.append(f'<g transform="translate({x},0)">{groups[0]}</g>')
+        x += 380
+    svg = (f'<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="{x}" height="440" '
+           f'font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n' + "\n".join(parts) + "\n</svg>\n")
+    with open(out, "w", encoding="utf-8") as f:
+        f.write(svg)
+
+
+def write_report(a, results, seconds):
     t = a.task
     by = {r["name"]: r for r in results}
     base, ls = by["eps0"], by["eps0.1"]
@@ -149,15 +176,17 @@ def write_report(a, results, test, seconds):
         lines += [f" BLEU (sacreBLEU-compatible, `{'nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp'}`) is on the first"
                   f" {a.test_sentences or 'all'} test pairs, length penalty α = 1; the ratio is output/reference length (13a tokens, beam 4)."]
     lines += [""]
-    head = "| run | steps | valid NLL | valid ppl | test NLL | test ppl | test acc | test ECE | ECE after T | T | MCE | entropy |"
-    sep = "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    head = ("| run | steps | valid NLL | valid ppl | valid acc | valid ECE | test NLL | test ppl | test acc | test conf |"
+            " test ECE | ECE after T | T | MCE | entropy |")
+    sep = "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     if t == "translate":
         head += " BLEU greedy | BLEU beam 4 | BLEU beam 12 | chrF2 beam 4 | len ratio |"
         sep += "---|---|---|---|---|"
     lines += [head, sep]
     for r in results:
         v, s = r["valid"], r["test"]
-        row = (f"| {r['name']} | {r['steps']} | {v['nll']:.4f} | {v['ppl']:.2f} | {s['nll']:.4f} | {s['ppl']:.2f} | {100 * s['accuracy']:.2f}% |"
+        row = (f"| {r['name']} | {r['steps']} | {v['nll']:.4f} | {v['ppl']:.2f} | {100 * v['accuracy']:.2f}% | {100 * v['ece']:.2f}% |"
+               f" {s['nll']:.4f} | {s['ppl']:.2f} | {100 * s['accuracy']:.2f}% | {100 * s['confidence']:.2f}% |"
                f" {100 * s['ece']:.2f}% | {100 * s['ece_scaled']:.2f}% | {s['temperature']:.2f} | {100 * s['mce']:.2f}% | {s['entropy']:.3f} |")
         if t == "translate":
             row += f" {r['bleu1']:.2f} | {r['bleu4']:.2f} | {r['bleu12']:.2f} | {r['chrf4']:.2f} | {r['ratio4']:.3f} |"
@@ -174,11 +203,21 @@ def write_report(a, results, test, seconds):
     lines.append(f"- Müller et al.: label smoothing lowers expected calibration error — {verdict(ece_down)}: test ECE"
                  f" {100 * base['test']['ece']:.2f}% at ε = 0 vs {100 * ls['test']['ece']:.2f}% at ε = 0.1"
                  f" (temperature scaling alone takes ε = 0 to {100 * base['test']['ece_scaled']:.2f}%).")
+    gap0 = base["test"]["confidence"] - base["test"]["accuracy"]
+    if gap0 < 0.01:
+        lines.append(f"- Why ECE may rise here: the ε = 0 model is not over-confident to begin with (mean confidence"
+                     f" {100 * base['test']['confidence']:.1f}% against accuracy {100 * base['test']['accuracy']:.1f}%), so smoothing"
+                     f" can only push it towards under-confidence. Müller et al.'s finding is about networks trained long enough"
+                     f" to become over-confident; a short budget does not reach that regime.")
     over = [r["name"] for r in results if r["test"]["confidence"] < r["test"]["accuracy"]]
     lines.append(f"- Runs whose mean confidence is below their accuracy (under-confident): {', '.join(over) if over else 'none'}.")
     lines += ["", "A short budget makes these small models; the directions can change with longer training. "
               "Single runs: differences of a few tenths are within seed noise.", ""]
-    lines += ["## Reliability diagrams (test split, before and after temperature scaling)", ""]
+    side_by_side([os.path.join(a.output, f"{t}-{r['name']}-reliability.svg") for r in results],
+                 os.path.join(a.output, f"{t}-reliability-all.svg"))
+    lines += ["## Reliability diagrams", "", "Test split, T = 1, the runs side by side (ε = 0 … 0.2, then the unigram prior):", "",
+              f"![reliability diagrams of all runs]({t}-reliability-all.svg)", "",
+              "Each run before and after temperature scaling:", ""]
     for r in results:
         lines += [f"**{r['name']}**", "", f"![{r['name']} reliability]({t}-{r['name']}-reliability.svg)", ""]
     lines += ["## Training curves", ""]

@@ -18,14 +18,17 @@ public struct ReliabilityDiagram {
 
     /// The diagram as an SVG group at (x0, y0), `width`×`height` pixels.
     public func svgGroup(x0: Double, y0: Double, width: Double, height: Double) -> String {
-        let left = 56.0, right = 14.0, top = 48.0, histH = 60.0, bottom = 44.0
+        let left = 56.0, right = 14.0, top = 60.0, histH = 60.0, bottom = 44.0
         let pw = width - left - right, ph = height - top - bottom - histH - 12
         func px(_ x: Double) -> Double { left + x * pw }
         func py(_ y: Double) -> Double { top + (1 - y) * ph }
         var out = "<g transform=\"translate(\(x0),\(y0))\">\n"
         out += "<text x=\"\(width / 2)\" y=\"18\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">\(LineChart.escape(title))</text>\n"
-        out += String(format: "<text x=\"%.1f\" y=\"36\" text-anchor=\"middle\" font-size=\"12\" class=\"ece\">ECE %.2f%%  MCE %.2f%%  accuracy %.1f%%  mean confidence %.1f%%</text>\n",
-                      width / 2, ece * 100, mce * 100, accuracy * 100, confidence * 100)
+        // Two short lines, so the numbers fit a narrow diagram.
+        out += String(format: "<text x=\"%.1f\" y=\"36\" text-anchor=\"middle\" font-size=\"12\" class=\"ece\">ECE %.2f%%   MCE %.2f%%</text>\n",
+                      width / 2, ece * 100, mce * 100)
+        out += String(format: "<text x=\"%.1f\" y=\"51\" text-anchor=\"middle\" font-size=\"11\" fill=\"#444\">accuracy %.1f%%, mean confidence %.1f%%</text>\n",
+                      width / 2, accuracy * 100, confidence * 100)
         out += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(pw)\" height=\"\(ph)\" fill=\"#fbfbfb\" stroke=\"#999\"/>\n"
         for t in stride(from: 0.0, through: 1.0001, by: 0.2) {
             out += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e3e3e3\"/>", left, py(t), left + pw, py(t))
