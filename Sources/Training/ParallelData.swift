@@ -176,11 +176,23 @@ public struct PaddedPairs {
 
     public init() {}
 
+    /// Grows the arrays to hold a batch of these sizes, so later fills allocate nothing.
+    public mutating func reserve(sentences: Int, sourceTokens: Int, targetTokens: Int) {
+        if src.count < sourceTokens { src = [Int32](repeating: 0, count: sourceTokens) }
+        if srcLengths.count < sentences { srcLengths = [Int32](repeating: 0, count: sentences) }
+        if tgtIn.count < targetTokens { tgtIn = [Int32](repeating: 0, count: targetTokens) }
+        if targets.count < targetTokens { targets = [Int32](repeating: 0, count: targetTokens) }
+    }
+
     /// Fills the arrays for `pairs` (reusing their storage once large enough).
     public mutating func fill(_ pairs: [Int], from d: ParallelData, pad: Int32, eos: Int32, ignoreIndex: Int32 = -100) {
         B = pairs.count
-        Ts = pairs.map { d.sources[$0].count }.max() ?? 1
-        Tt = (pairs.map { d.targets[$0].count }.max() ?? 0) + 1
+        // Longest sides by a loop, not map/max, so a training step's batch allocates nothing once the arrays
+        // have grown to the largest batch.
+        var longestSource = 1, longestTarget = 0
+        for p in pairs { longestSource = max(longestSource, d.sources[p].count); longestTarget = max(longestTarget, d.targets[p].count) }
+        Ts = longestSource
+        Tt = longestTarget + 1
         func resize(_ a: inout [Int32], _ n: Int, _ v: Int32) {
             if a.count < n { a = [Int32](repeating: v, count: n) }
             a.withUnsafeMutableBufferPointer { $0.baseAddress!.update(repeating: v, count: n) }

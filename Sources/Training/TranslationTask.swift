@@ -33,6 +33,15 @@ public final class TranslationTask: TrainingTask {
         detokenize = { (try? tok.decode($0)) ?? "" }
         self.bleuSentences = bleuSentences
         slots = Array(repeating: PaddedPairs(), count: gradAccum)
+        // Size each slot's arrays for the largest batch now (fill only ever grows them).
+        var most = (B: 0, src: 0, tgt: 0)
+        for b in buckets.batches {
+            var s = 0, t = 0
+            for p in b { s = max(s, train.sources[p].count); t = max(t, train.targets[p].count + 1) }
+            most = (max(most.B, b.count), max(most.src, b.count * s), max(most.tgt, b.count * t))
+        }
+        for i in slots.indices { slots[i].reserve(sentences: most.B, sourceTokens: most.src, targetTokens: most.tgt) }
+
         // Allocate the activations for the largest batch shapes now, so no training step allocates.
         model.reserve(shapes: buckets.batches.map { b in
             (b.count, b.map { train.sources[$0].count }.max()!, b.map { train.targets[$0].count + 1 }.max()!)
