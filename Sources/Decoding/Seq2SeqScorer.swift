@@ -8,7 +8,6 @@ import Model
 public final class Seq2SeqScorer: BatchStepScorer {
     public let model: Seq2Seq
     let state: Seq2SeqDecoderState
-    var logits: [Float]
     public var vocabularySize: Int { model.config.vocabSize }
 
     /// Room for `sentences` sources of up to `sourceLength` tokens, `beam` rows each, `steps` target tokens.
@@ -16,7 +15,6 @@ public final class Seq2SeqScorer: BatchStepScorer {
         self.model = model
         state = Seq2SeqDecoderState(config: model.config, rows: sentences * beam, sentences: sentences,
                                     sourceLength: sourceLength, steps: steps)
-        logits = [Float](repeating: 0, count: sentences * beam * model.config.vocabSize)
     }
 
     /// Encodes a new batch of sources (each ending in EOS); then the search starts.
@@ -24,10 +22,8 @@ public final class Seq2SeqScorer: BatchStepScorer {
 
     public func logProbabilities(rows: [BeamRow], into out: UnsafeMutablePointer<Float>) {
         let origins: [Int]? = rows.first?.origin == nil ? nil : rows.map { $0.origin! }
-        logits.withUnsafeMutableBufferPointer { l in
-            model.decodeStep(state, sentences: rows.map(\.sentence), origins: origins, tokens: rows.map(\.token),
-                             logits: l.baseAddress!)
-            logSoftmaxRows(out: out, input: l.baseAddress!, rows: rows.count, cols: vocabularySize, pool: model.pool)
-        }
+        // Logits straight into the search's buffer, then log-softmax in place (it reads each entry before writing it).
+        model.decodeStep(state, sentences: rows.map(\.sentence), origins: origins, tokens: rows.map(\.token), logits: out)
+        logSoftmaxRows(out: out, input: out, rows: rows.count, cols: vocabularySize, pool: model.pool)
     }
 }

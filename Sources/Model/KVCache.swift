@@ -41,16 +41,8 @@ public final class KVCache {
     /// Row b takes the cached keys and values of row origins[b] (beam search re-ranking). Copies only the
     /// filled positions, through preallocated scratch; an identity reordering costs nothing.
     public func reorder(origins: [Int]) {
-        if origins.enumerated().allSatisfy({ $0.offset == $0.element }) { return }
-        let span = capacity * C, filled = length * C
-        let tmp = reorderScratch.base
-        for arena in [keys, values] {
-            for l in 0..<layers {
-                let base = arena.base + l * batch * span
-                for b in 0..<batch { (tmp + b * span).update(from: base + b * span, count: filled) }
-                for (b, o) in origins.enumerated() { (base + b * span).update(from: tmp + o * span, count: filled) }
-            }
-        }
+        reorderCacheRows([keys, values], layers: layers, rowCapacity: batch, span: capacity * C, filled: length * C,
+                         rows: batch, origins: origins, scratch: reorderScratch.base)
     }
 
     func advance() { length += 1 }
@@ -121,3 +113,19 @@ func causalSoftmaxRow(y: UnsafeMutablePointer<Float>, x: UnsafeMutablePointer<Fl
 
 /// A one-thread pool for tiny kernels inside a step that already runs on the caller.
 let singleThread = ThreadPool(threads: 1)
+
+/// Row i of every layer's block of cached keys or values takes row origins[i] of before (beam search re-ranking).
+/// Rows are `span` floats apart, `rowCapacity` per layer; only the first `filled` floats of each (the positions
+/// cached so far) are copied, through `scratch` ([rows, span]); an identity reordering costs nothing. Shared by
+/// the decoder-only cache and the translation decoder's self-attention cache.
+func reorderCacheRows(_ arenas: [FloatArena], layers: Int, rowCapacity: Int, span: Int, filled: Int, rows: Int,
+                      origins: [Int], scratch tmp: UnsafeMutablePointer<Float>) {
+    if origins.count == rows && origins.enumerated().allSatisfy({ $0.offset == $0.element }) { return }
+    for arena in arenas {
+        for l in 0..<layers {
+            let base = arena.base + l * rowCapacity * span
+            for r in 0..<rows { (tmp + r * span).update(from: base + r * span, count: filled) }
+            for (i, o) in origins.enumerated() { (base + i * span).update(from: tmp + o * span, count: filled) }
+        }
+    }
+}

@@ -51,16 +51,8 @@ public final class Seq2SeqDecoderState {
 
     /// Row i takes the cached self-attention keys and values of row origins[i] (filled positions only).
     func reorder(origins: [Int]) {
-        if origins.count == rows && origins.enumerated().allSatisfy({ $0.offset == $0.element }) { return }
-        let span = stepCapacity * C, filled = length * C
-        let tmp = reorderScratch.base
-        for arena in [selfKeys, selfValues] {
-            for l in 0..<layers {
-                let base = arena.base + l * rowCapacity * span
-                for r in 0..<rows { (tmp + r * span).update(from: base + r * span, count: filled) }
-                for (i, o) in origins.enumerated() { (base + i * span).update(from: tmp + o * span, count: filled) }
-            }
-        }
+        reorderCacheRows([selfKeys, selfValues], layers: layers, rowCapacity: rowCapacity, span: stepCapacity * C,
+                         filled: length * C, rows: rows, origins: origins, scratch: reorderScratch.base)
     }
 }
 

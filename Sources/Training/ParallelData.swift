@@ -8,8 +8,6 @@ import Tokenizer
 public struct ParallelText: Sendable {
     public var sources: [String] = []
     public var targets: [String] = []
-    /// Line numbers (1-based) of the pairs kept, for messages and for aligning outputs.
-    public var lineNumbers: [Int] = []
     public var skippedEmpty = 0
 
     public init() {}
@@ -61,7 +59,6 @@ public struct ParallelText: Sendable {
             if src.isEmpty || tgt.isEmpty { text.skippedEmpty += 1; continue }
             text.sources.append(src)
             text.targets.append(tgt)
-            text.lineNumbers.append(i + 1)
         }
         return text
     }
@@ -77,7 +74,6 @@ public struct ParallelText: Sendable {
             if a.isEmpty || b.isEmpty { text.skippedEmpty += 1; continue }
             text.sources.append(a)
             text.targets.append(b)
-            text.lineNumbers.append(i + 1)
         }
         return text
     }

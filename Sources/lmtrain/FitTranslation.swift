@@ -115,7 +115,7 @@ func loadTranslationPairs(_ d: TranslationDataOptions, validFraction: Double) th
     }
     var train = ParallelText(), valid = ParallelText()
     let cut = all.sources.count - held
-    train.sources = Array(all.sources[..<cut]); train.targets = Array(all.targets[..<cut]); train.lineNumbers = Array(all.lineNumbers[..<cut])
-    valid.sources = Array(all.sources[cut...]); valid.targets = Array(all.targets[cut...]); valid.lineNumbers = Array(all.lineNumbers[cut...])
+    train.sources = Array(all.sources[..<cut]); train.targets = Array(all.targets[..<cut])
+    valid.sources = Array(all.sources[cut...]); valid.targets = Array(all.targets[cut...])
     return (train, valid)
 }

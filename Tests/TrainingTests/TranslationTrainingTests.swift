@@ -18,7 +18,6 @@ func toyPairs(count: Int, seed: UInt64) -> ParallelText {
         let words = (0..<n).map { _ in Int(rng.uniform() * Double(src.count)) }
         t.sources.append(words.map { src[$0] }.joined(separator: " "))
         t.targets.append(words.reversed().map { tgt[$0] }.joined(separator: " "))
-        t.lineNumbers.append(i + 1)
     }
     return t
 }
