@@ -24,6 +24,8 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     /// Tokens of the validation set evaluated at each validation (all of it if smaller).
     public var evalTokens = 65_536
     public var checkpointEvery = 500
+    /// Weight snapshots kept in RUN/checkpoints for averaging (nil or 0: none). Optional so older runs' configs load.
+    public var keepCheckpoints: Int? = nil
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     /// Share of the corpus's last lines held out for validation when no --valid file is given.
     public var validFraction = 0.02

@@ -164,7 +164,7 @@ public final class Trainer {
     }
 
     func saveCheckpoint(_ onEvent: (TrainingEvent) -> Void) throws {
-        try Checkpoint.save(run: run, model: task.trainable, optimizer: optimizer, state: state)
+        try Checkpoint.save(run: run, model: task.trainable, optimizer: optimizer, state: state, keep: options.keepCheckpoints ?? 0)
         checkpointStep = state.step
         onEvent(.checkpoint(step: state.step))
     }

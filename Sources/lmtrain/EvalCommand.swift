@@ -27,6 +27,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Fit the temperature on this file instead of the run's validation data.") var temperatureFrom: String?
     @Flag(help: "Skip calibration (no temperature fit, no diagrams).") var noCalibration = false
     @Option var batchSize: Int = 16
+    @Option(help: "Weights file to use instead of RUN/model.safetensors (e.g. from `lmtrain average`).") var checkpoint: String?
     @Option var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {
@@ -36,7 +37,7 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         if try RunKind.of(run: runDirectory) == "translate" { return try evaluateTranslation() }
-        let r = try LoadedRun(runDirectory, threads: threads)
+        let r = try LoadedRun(runDirectory, threads: threads, checkpoint: checkpoint)
         let stream = try Self.stream(file, tokenizer: r.tokenizer, threads: threads)
         let T = r.config.model.context, eos = r.tokenizer.id(of: .eos), B = batchSize
         let t0 = Date()
@@ -81,7 +82,7 @@ struct EvalCommand: ParsableCommand {
 
     /// Translation: teacher-forced NLL, perplexity and accuracy over the pairs, and calibration.
     func evaluateTranslation() throws {
-        let r = try LoadedTranslationRun(runDirectory, threads: threads)
+        let r = try LoadedTranslationRun(runDirectory, threads: threads, checkpoint: checkpoint)
         let tok = r.tokenizer, pad = tok.id(of: .pad), eos = tok.id(of: .eos)
         let cols = columns.flatMap(parseColumns) ?? r.config.data.columns.map { ($0[0], $0[1]) }
         let text = try ParallelText.load(tsv: file, columns: cols)
@@ -154,6 +155,7 @@ struct GenerateCommand: ParsableCommand {
     @Option var seed: UInt64 = 1
     @Option(help: "Beam search with this many hypotheses instead of sampling (length penalty α = 1).") var beam: Int?
     @Option(help: "With --beam: print this many best continuations, each with its scores.") var nbest: Int = 1
+    @Option(help: "Weights file to use instead of RUN/model.safetensors (e.g. from `lmtrain average`).") var checkpoint: String?
     @Option var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {
@@ -166,7 +168,7 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let r = try LoadedRun(runDirectory, threads: threads)
+        let r = try LoadedRun(runDirectory, threads: threads, checkpoint: checkpoint)
         let gen = Generator(model: r.model)
         var sampler = Sampler(temperature: temperature, topK: topK, topP: topP, greedy: greedy, seed: seed)
         let eos = r.tokenizer.id(of: .eos)

@@ -51,6 +51,7 @@ struct FitCommand: ParsableCommand {
     @Option(help: "uniform (PyTorch), fairseq, or unigram (ε spread by token frequency).") var smoothingStyle: String = "uniform"
     @Option var evalEvery: Int = 200
     @Option var checkpointEvery: Int = 500
+    @Option(help: "Also keep the weights of the last N checkpoints in RUN/checkpoints (for `lmtrain average`).") var keepCheckpoints: Int = 0
     @Option var logEvery: Int = 10
     @Option var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option var seed: UInt64 = 1337
@@ -67,6 +68,7 @@ struct FitCommand: ParsableCommand {
         if let time, parseDuration(time) == nil { throw ValidationError("--time '\(time)' is not a duration such as 10m, 1h30m or 90s") }
         if GPTConfig.Preset(rawValue: preset) == nil { throw ValidationError("--preset must be tiny, small or base") }
         if vocabSize < 300 { throw ValidationError("--vocab-size must be at least 300") }
+        if keepCheckpoints < 0 { throw ValidationError("--keep-checkpoints must be 0 (none) or more") }
         if evalEvery < 1 || checkpointEvery < 1 || logEvery < 1 { throw ValidationError("--eval-every, --checkpoint-every and --log-every must be at least 1") }
     }
 
@@ -117,6 +119,7 @@ struct FitCommand: ParsableCommand {
             opts.batchSize = batchSize; opts.gradAccum = gradAccum; opts.lr = lr; opts.warmup = warmup
             opts.weightDecay = weightDecay; opts.clip = clip; opts.smoothing = smoothing; opts.smoothingStyle = smoothingStyle
             opts.seed = seed; opts.logEvery = logEvery; opts.evalEvery = evalEvery; opts.checkpointEvery = checkpointEvery
+            opts.keepCheckpoints = keepCheckpoints > 0 ? keepCheckpoints : nil
             opts.threads = threads
             if let p = opts.problem { throw ValidationError(p) }
             let model = modelConfig(vocabSize: tok.vocabularySize)

@@ -48,6 +48,7 @@ extension FitCommand {
             opts.batchSize = 0; opts.gradAccum = gradAccum; opts.lr = lr; opts.warmup = warmup
             opts.weightDecay = weightDecay; opts.clip = clip; opts.smoothing = smoothing; opts.smoothingStyle = smoothingStyle
             opts.seed = seed; opts.logEvery = logEvery; opts.evalEvery = evalEvery; opts.checkpointEvery = checkpointEvery
+            opts.keepCheckpoints = keepCheckpoints > 0 ? keepCheckpoints : nil
             opts.threads = threads
             opts.beta2 = 0.98   // Vaswani et al.'s β2 for translation
             var check = opts

@@ -46,14 +46,15 @@ struct LoadedRun {
     let tokenizer: BPETokenizer
     let model: GPT
 
-    init(_ run: String, threads: Int) throws {
+    /// `checkpoint`: a weights file to use instead of RUN/model.safetensors (a kept snapshot, or an average).
+    init(_ run: String, threads: Int, checkpoint: String? = nil) throws {
         config = try RunConfig.load(run: run)
         tokenizer = try TokenizerFile.load(run + "/" + config.tokenizer)
         guard tokenizer.vocabularySize == config.model.vocabSize else {
             throw TrainingError.vocabularyMismatch(tokenizer: tokenizer.vocabularySize, model: config.model.vocabSize)
         }
         model = GPT(config: config.model, pool: ThreadPool(threads: threads))
-        _ = try Checkpoint.loadWeights(run: run, into: model)
+        _ = try Checkpoint.loadWeights(path: checkpoint ?? run + "/model.safetensors", into: model)
     }
 }
 

@@ -13,14 +13,15 @@ struct LoadedTranslationRun {
     let tokenizer: BPETokenizer
     let model: Seq2Seq
 
-    init(_ run: String, threads: Int) throws {
+    /// `checkpoint`: a weights file to use instead of RUN/model.safetensors (a kept snapshot, or an average).
+    init(_ run: String, threads: Int, checkpoint: String? = nil) throws {
         config = try TranslationRunConfig.load(run: run)
         tokenizer = try TokenizerFile.load(run + "/" + config.tokenizer)
         guard tokenizer.vocabularySize == config.model.vocabSize else {
             throw TrainingError.vocabularyMismatch(tokenizer: tokenizer.vocabularySize, model: config.model.vocabSize)
         }
         model = Seq2Seq(config: config.model, pool: ThreadPool(threads: threads))
-        _ = try Checkpoint.loadWeights(run: run, into: model)
+        _ = try Checkpoint.loadWeights(path: checkpoint ?? run + "/model.safetensors", into: model)
     }
 }
 
@@ -48,6 +49,7 @@ struct TranslateCommand: ParsableCommand {
     @Option(help: "… with this b (capped by the model's maximum length).") var maxLenB: Double = 10
     @Option(help: "Minimum output length in tokens (EOS counts).") var minLen: Int = 1
     @Option(help: "Forbid repeating any n-gram of this size (0: off).") var noRepeatNgram: Int = 0
+    @Option(help: "Weights file to use instead of RUN/model.safetensors (e.g. from `lmtrain average`).") var checkpoint: String?
     @Option var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {
@@ -62,7 +64,7 @@ struct TranslateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let r = try LoadedTranslationRun(runDirectory, threads: threads)
+        let r = try LoadedTranslationRun(runDirectory, threads: threads, checkpoint: checkpoint)
         let lines = try LineSource(path: input)
         let tok = r.tokenizer
         let eos = tok.id(of: .eos)

@@ -18,7 +18,8 @@ import Testing
         let corpus = try smallCorpus(dir)
         let run = dir.appendingPathComponent("run").path
         let fit = try lmtrainRun(["fit", corpus, "--output", run, "--preset", "tiny", "--steps", "8", "--vocab-size", "400",
-                                  "--eval-every", "4", "--log-every", "2", "--batch-tokens", "512", "--bleu-sentences", "3"])
+                                  "--eval-every", "4", "--log-every", "2", "--batch-tokens", "512", "--bleu-sentences", "3",
+                                  "--checkpoint-every", "4", "--keep-checkpoints", "2"])
         #expect(fit.status == 0, "\(fit.stderr)")
         #expect(fit.stderr.contains("encoder–decoder") && fit.stderr.contains("train: 100% 8/8"), "\(fit.stderr)")
         let metrics = try String(contentsOfFile: run + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
@@ -31,6 +32,17 @@ import Testing
         let out = tr.stdout.split(separator: "\n", omittingEmptySubsequences: false)
         #expect(out.count == 4 && out[1].isEmpty && out[3].isEmpty, "one line per input line, the empty one empty: \(out)")
         #expect(tr.stderr.contains("sentences/s"))
+
+        // Checkpoint averaging: the two kept snapshots (steps 4 and 8) average into a file translate can use.
+        let tooMany = try lmtrainRun(["average", run, "--last", "3"])
+        #expect(tooMany.status != 0 && tooMany.stderr.contains("holds 2 checkpoint(s)"), "\(tooMany.stderr)")
+        let avg = try lmtrainRun(["average", run, "--last", "2"])
+        #expect(avg.status == 0 && avg.stdout.contains("averaged steps 4, 8"), "\(avg.stdout)\(avg.stderr)")
+        let tra = try lmtrainRun(["translate", run, "--checkpoint", run + "/model.averaged.safetensors", "--max-len-b", "5"],
+                                 stdin: Data(input.utf8))
+        #expect(tra.status == 0 && tra.stdout.split(separator: "\n", omittingEmptySubsequences: false).count == 4, "\(tra.stderr)")
+        let missing = try lmtrainRun(["translate", run, "--checkpoint", run + "/nope.safetensors"], stdin: Data(input.utf8))
+        #expect(missing.status != 0 && missing.stderr.contains("no weights file"), "\(missing.stderr)")
 
         let nb = try lmtrainRun(["translate", run, "--beam", "3", "--nbest", "2", "--max-len-b", "5"], stdin: Data(input.utf8))
         let rows = nb.stdout.split(separator: "\n").map { $0.components(separatedBy: " ||| ") }
