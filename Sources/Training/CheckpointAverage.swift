@@ -15,12 +15,12 @@ public enum CheckpointAverage {
         let last = files.last!
         let names = last.entries.keys.sorted()
         for f in files {
-            guard f.metadata["format"] == last.metadata["format"], f.metadata["config"] == last.metadata["config"] else {
-                throw TrainingError.badCheckpoint("\(f.path) is from a different model than \(lastPath); average checkpoints of one run only")
+            guard f.metadata["format"] == last.metadata["format"], sameJSON(f.metadata["config"], last.metadata["config"]) else {
+                throw TrainingError.invalidOption("\(f.path) is from a different model than \(lastPath): average checkpoints of one run only")
             }
             guard f.entries.keys.sorted() == names,
                   names.allSatisfy({ f.entries[$0]!.shape == last.entries[$0]!.shape && f.entries[$0]!.dtype == .f32 }) else {
-                throw TrainingError.badCheckpoint("\(f.path) does not have the same F32 tensors and shapes as \(lastPath)")
+                throw TrainingError.invalidOption("\(f.path) does not have the same F32 tensors and shapes as \(lastPath): average checkpoints of one run only")
             }
         }
         var means: [[Float]] = []
@@ -41,6 +41,14 @@ public enum CheckpointAverage {
                                       metadata: meta)
         }
         try writeFile(data, to: output)
+    }
+
+    /// Whether two JSON texts hold the same value (key order aside: older lmtrain wrote configs unsorted).
+    static func sameJSON(_ x: String?, _ y: String?) -> Bool {
+        guard let x, let y else { return x == y }
+        guard let a = try? JSONSerialization.jsonObject(with: Data(x.utf8)) as? NSDictionary,
+              let b = try? JSONSerialization.jsonObject(with: Data(y.utf8)) as? NSDictionary else { return x == y }
+        return a.isEqual(to: b as! [AnyHashable: Any])
     }
 
     /// Calls `body` with stable base pointers of every array (nested so each stays valid throughout).

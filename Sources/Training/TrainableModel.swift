@@ -16,14 +16,22 @@ public protocol TrainableModel: AnyObject {
     func configJSON() throws -> String
 }
 
+/// JSON with its keys sorted, so the same config always gives the same text (Swift's encoder otherwise follows
+/// dictionary order, which varies from one encoding to the next).
+func sortedJSON<T: Encodable>(_ value: T) throws -> String {
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.sortedKeys]
+    return String(decoding: try enc.encode(value), as: UTF8.self)
+}
+
 extension GPT: TrainableModel {
     public var checkpointFormat: String { "lmtrain-gpt" }
-    public func configJSON() throws -> String { String(decoding: try JSONEncoder().encode(config), as: UTF8.self) }
+    public func configJSON() throws -> String { try sortedJSON(config) }
 }
 
 extension Seq2Seq: TrainableModel {
     public var checkpointFormat: String { "lmtrain-seq2seq" }
-    public func configJSON() throws -> String { String(decoding: try JSONEncoder().encode(config), as: UTF8.self) }
+    public func configJSON() throws -> String { try sortedJSON(config) }
 }
 
 /// What one kind of training (language modelling, translation) supplies to the shared loop: batches from a

@@ -45,6 +45,36 @@ import Training
         #expect(try Checkpoint.loadWeights(path: out, into: model) == 10)
     }
 
+    /// Configs are compared as JSON values: runs written before the keys were sorted stored the same config
+    /// with its keys in varying order, and their snapshots must still average.
+    @Test func configKeyOrderDoesNotMatter() throws {
+        let run = tempRun()
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let w: [Float] = [1, 2, 3, 4], v: [Float] = [3, 4, 5, 6]
+        let orders = ["{\"a\":1,\"b\":[2,3]}", "{\"b\":[2,3],\"a\":1}"]
+        var paths: [String] = []
+        for (i, (x, config)) in zip([w, v], orders).enumerated() {
+            let data = try x.withUnsafeBufferPointer {
+                try SafeTensors.serialize([SafeTensors.Tensor("t", shape: [2, 2], floats: $0.baseAddress!)],
+                                          metadata: ["format": "lmtrain-gpt", "config": config, "step": "\(i + 1)"])
+            }
+            let path = run + "/s\(i).safetensors"
+            try data.write(to: URL(fileURLWithPath: path))
+            paths.append(path)
+        }
+        try CheckpointAverage.average(paths: paths, to: run + "/avg.safetensors")
+        #expect(try SafeTensors(path: run + "/avg.safetensors").floats("t") == [2, 3, 4, 5])
+        // A config that really differs is refused.
+        let other = try w.withUnsafeBufferPointer {
+            try SafeTensors.serialize([SafeTensors.Tensor("t", shape: [2, 2], floats: $0.baseAddress!)],
+                                      metadata: ["format": "lmtrain-gpt", "config": "{\"a\":2,\"b\":[2,3]}", "step": "3"])
+        }
+        try other.write(to: URL(fileURLWithPath: run + "/s2.safetensors"))
+        #expect { try CheckpointAverage.average(paths: [paths[0], run + "/s2.safetensors"], to: run + "/avg2.safetensors") } throws: {
+            "\($0)".contains("different model")
+        }
+    }
+
     @Test func snapshotsOfDifferentModelsAreRefused() throws {
         let a = tempRun(), b = tempRun()
         defer { try? FileManager.default.removeItem(atPath: a); try? FileManager.default.removeItem(atPath: b) }
