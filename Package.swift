@@ -53,7 +53,7 @@ let package = Package(
 
         // MARK: - Tests
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels"], exclude: ["Fixtures"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernelSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Training"], exclude: ["Fixtures"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Kernels", "Tokenizer", "Evaluation"]),
         .testTarget(name: "DecodingTests", dependencies: ["Decoding", "Model", "Kernels"]),

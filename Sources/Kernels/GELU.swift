@@ -10,19 +10,28 @@ public func geluForward(out: UnsafeMutablePointer<Float>,   // [count]
                         input: UnsafePointer<Float>,       // [count]
                         count: Int, pool: ThreadPool = .shared) {
     pool.parallelFor(count, minimumPerThread: 1 << 14) { range in
-        var i = range.lowerBound
-        let c = SIMD8<Float>(repeating: geluScale), k = SIMD8<Float>(repeating: 0.044715), h = SIMD8<Float>(repeating: 0.5)
-        while i + 8 <= range.upperBound {
-            let x = load8(input + i)
-            let u = c * x.addingProduct(k * x, x * x)
-            store8(h * x * (1 + vtanh(u)), out + i)
-            i += 8
-        }
-        while i < range.upperBound {
-            let x = input[i]
-            out[i] = 0.5 * x * (1 + Foundation.tanh(geluScale * (x + 0.044715 * x * x * x)))
-            i += 1
-        }
+        geluSpan(out: out + range.lowerBound, input: input + range.lowerBound, count: range.count)
+    }
+}
+
+/// GELU of `count` consecutive floats on the calling thread: the body of `geluForward`, and the GEMM epilogue
+/// that applies it to each output tile while the tile is still in L1.
+@inline(__always)
+func geluSpan(out: UnsafeMutablePointer<Float>,   // [count]
+              input: UnsafePointer<Float>,       // [count]
+              count: Int) {
+    var i = 0
+    let c = SIMD8<Float>(repeating: geluScale), k = SIMD8<Float>(repeating: 0.044715), h = SIMD8<Float>(repeating: 0.5)
+    while i + 8 <= count {
+        let x = load8(input + i)
+        let u = c * x.addingProduct(k * x, x * x)
+        store8(h * x * (1 + vtanh(u)), out + i)
+        i += 8
+    }
+    while i < count {
+        let x = input[i]
+        out[i] = 0.5 * x * (1 + Foundation.tanh(geluScale * (x + 0.044715 * x * x * x)))
+        i += 1
     }
 }
 
@@ -53,6 +62,33 @@ public func geluBackward(dinput: UnsafeMutablePointer<Float>,   // [count], accu
             dinput[i] = (accumulate ? dinput[i] : 0) + dout[i] * geluDerivativeNaive(input[i])
             i += 1
         }
+    }
+}
+
+/// x[i] *= GELU'(input[i]) for `count` consecutive floats on the calling thread: the GEMM epilogue that turns
+/// ∂loss/∂GELU(x), as the product computes it, into ∂loss/∂x (`geluBackward` with the gradient in place).
+@inline(__always)
+func geluGradSpan(_ x: UnsafeMutablePointer<Float>,   // [count], ∂/∂GELU(input) in, ∂/∂input out
+                  input: UnsafePointer<Float>,       // [count]
+                  count: Int) {
+    var i = 0
+    let c = SIMD8<Float>(repeating: geluScale), k = SIMD8<Float>(repeating: 0.044715), h = SIMD8<Float>(repeating: 0.5)
+    let k3 = SIMD8<Float>(repeating: 3 * 0.044715)
+    while i + 8 <= count {
+        let v = load8(input + i)
+        let v2 = v * v
+        // As in geluBackward: sech² from e = e^{2u} keeps its accuracy where tanh saturates.
+        let e = vexp(2 * c * v.addingProduct(k * v, v2))
+        let inv = 1 / (e + 1)
+        let t = 1 - 2 * inv
+        let sech2 = (4 * inv) * (e * inv)
+        let d = h * (1 + t) + h * v * sech2 * c * (1 + k3 * v2)
+        store8(load8(x + i) * d, x + i)
+        i += 8
+    }
+    while i < count {
+        x[i] *= geluDerivativeNaive(input[i])
+        i += 1
     }
 }
 

@@ -56,19 +56,30 @@ public struct GemmKernel: Sendable {
 /// Products smaller than this many multiply-adds run on one thread: a hand-off costs more than it saves.
 let gemmParallelThreshold = 48 * 48 * 48
 
-/// Blocked SGEMM in the BLIS/GotoBLAS style: C = α·op(A)·op(B) + β·C.
+/// Blocked SGEMM in the BLIS/GotoBLAS style: C = α·op(A)·op(B) + β·C (+ bias, then GELU: see below).
 /// Packs B into kc×NR slivers and A into MR×kc slivers (zero-padded at the edges), then a register-tile
 /// micro-kernel runs over them. Threads share each packed B panel and claim blocks of rows of C (or, when C
 /// has few rows, chunks of its columns) from a shared queue. β = 0 never reads C.
+/// Epilogue, applied in this order to each finished tile of C while it is still in L1 (saving passes over C):
+/// `bias` is added to every row of C; `geluOut` (same leading dimension as C) receives GELU(C); C is
+/// multiplied element-wise by GELU'(`geluGradInput`) (same leading dimension), the GELU backward.
 public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                   a: UnsafePointer<Float>, lda: Int,   // [m, k], or [k, m] if transA
                   b: UnsafePointer<Float>, ldb: Int,   // [k, n], or [n, k] if transB
                   beta: Float,
                   c: UnsafeMutablePointer<Float>, ldc: Int,   // [m, n]
+                  bias: UnsafePointer<Float>? = nil,          // [n]
+                  geluOut: UnsafeMutablePointer<Float>? = nil,   // [m, n], row stride ldc
+                  geluGradInput: UnsafePointer<Float>? = nil,    // [m, n], row stride ldc
                   pool: ThreadPool = .shared, threads: Int = .max, kernel: GemmKernel = .best) {
     if m == 0 || n == 0 { return }
     if k == 0 || alpha == 0 {
         scaleC(m: m, n: n, beta: beta, c: c, ldc: ldc)
+        for i in 0..<m {
+            if let bias { for j in 0..<n { c[i * ldc + j] += bias[j] } }
+            if let geluOut { geluSpan(out: geluOut + i * ldc, input: c + i * ldc, count: n) }
+            if let geluGradInput { geluGradSpan(c + i * ldc, input: geluGradInput + i * ldc, count: n) }
+        }
         return
     }
     let t = m * n * k < gemmParallelThreshold ? 1 : min(threads, pool.threadCount)
@@ -80,7 +91,8 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Flo
         pool.run(threads: t) { tid in
             var sense = pool.currentSense
             gemmWorker(tid: tid, threads: t, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
-                       a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, kernel: kernel,
+                       a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: bias, geluOut: geluOut,
+                       geluGradInput: geluGradInput, kernel: kernel,
                        packedA: packedA + tid * perThread, packedB: packedB,
                        claim: { pool.claimWorkItem() }, barrier: { pool.barrier(&sense) })
         }
@@ -112,7 +124,7 @@ public func sgemmSerial(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alph
     if k == 0 || alpha == 0 { scaleC(m: m, n: n, beta: beta, c: c, ldc: ldc); return }
     var next = 0
     gemmWorker(tid: 0, threads: 1, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
-               a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, kernel: kernel,
+               a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: nil, geluOut: nil, geluGradInput: nil, kernel: kernel,
                packedA: scratch.packedA, packedB: scratch.packedB,
                claim: { defer { next += 1 }; return next }, barrier: {})
 }
@@ -123,7 +135,9 @@ public func sgemmSerial(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alph
 @inline(__always)
 func gemmWorker(tid: Int, threads t: Int, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                 a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float,
-                c: UnsafeMutablePointer<Float>, ldc: Int, kernel: GemmKernel,
+                c: UnsafeMutablePointer<Float>, ldc: Int,
+                bias: UnsafePointer<Float>?, geluOut: UnsafeMutablePointer<Float>?, geluGradInput: UnsafePointer<Float>?,
+                kernel: GemmKernel,
                 packedA myA: UnsafeMutablePointer<Float>, packedB: UnsafeMutablePointer<Float>,
                 claim: () -> Int, barrier: () -> Void) {
     let MR = kernel.mr, NR = kernel.nr, MC = kernel.mc, KC = kernel.kc, NC = kernel.nc
@@ -155,6 +169,7 @@ func gemmWorker(tid: Int, threads t: Int, transA: Bool, transB: Bool, m: Int, n:
             }
             barrier()
             let betaHere: Float = pc == 0 ? beta : 1
+            let lastPanel = pc + kc == k
             while true {
                 // Every thread overshoots the queue exactly once per panel, so this panel's items start at
                 // `claimed` and the next panel's at `claimed + items + t`.
@@ -186,6 +201,17 @@ func gemmWorker(tid: Int, threads t: Int, transA: Bool, transB: Bool, m: Int, n:
                                     }
                                 }
                             }
+                            if lastPanel {
+                                if let bias { for r in 0..<mr { addSpan(cp + r * ldc, bias + j, count: nr) } }
+                                if let geluOut {
+                                    let g = geluOut + (ic + ir) * ldc + j
+                                    for r in 0..<mr { geluSpan(out: g + r * ldc, input: cp + r * ldc, count: nr) }
+                                }
+                                if let geluGradInput {
+                                    let x = geluGradInput + (ic + ir) * ldc + j
+                                    for r in 0..<mr { geluGradSpan(cp + r * ldc, input: x + r * ldc, count: nr) }
+                                }
+                            }
                             ir += MR
                         }
                     }
@@ -199,6 +225,16 @@ func gemmWorker(tid: Int, threads t: Int, transA: Bool, transB: Bool, m: Int, n:
         }
         jc += nc
     }
+}
+
+/// x[0..<count] += y[0..<count] on the calling thread (the bias epilogue, one row of a tile).
+@inline(__always)
+func addSpan(_ x: UnsafeMutablePointer<Float>,   // [count]
+             _ y: UnsafePointer<Float>,          // [count]
+             count: Int) {
+    var i = 0
+    while i + 8 <= count { store8(load8(x + i) + load8(y + i), x + i); i += 8 }
+    while i < count { x[i] += y[i]; i += 1 }
 }
 
 /// C = β·C (the k = 0 or α = 0 case); β = 0 writes zeros without reading C.
@@ -220,19 +256,10 @@ func packBSliver(transB: Bool, b: UnsafePointer<Float>, ldb: Int, p0: Int, j0: I
             while j < NR { store8(load8(src + j), d + j); j += 8 }
         }
     } else if !transB {
-        for p in 0..<kc {
-            for j in 0..<NR { dst[p * NR + j] = j < nr ? b[(p0 + p) * ldb + j0 + j] : 0 }
-        }
+        lmt_pack_rows(b + p0 * ldb + j0, ldb, kc, nr, NR, dst)
     } else {
-        // Bᵀ: column j of op(B) is row j of B, contiguous along p.
-        for j in 0..<NR {
-            if j < nr {
-                let src = b + (j0 + j) * ldb + p0
-                for p in 0..<kc { dst[p * NR + j] = src[p] }
-            } else {
-                for p in 0..<kc { dst[p * NR + j] = 0 }
-            }
-        }
+        // Bᵀ: column j of op(B) is row j of B, contiguous along p: a transpose.
+        lmt_pack_transposed(b + j0 * ldb + p0, ldb, nr, kc, NR, dst)
     }
 }
 
@@ -246,21 +273,30 @@ func packABlock(transA: Bool, a: UnsafePointer<Float>, lda: Int, i0: Int, p0: In
         let d = dst + (ir / MR) * kc * MR
         if transA {
             // Aᵀ: row i of op(A) is column i of A; MR consecutive i are contiguous.
-            for p in 0..<kc {
-                let src = a + (p0 + p) * lda + i0 + ir
-                for r in 0..<MR { d[p * MR + r] = r < mr ? src[r] : 0 }
-            }
+            lmt_pack_rows(a + p0 * lda + i0 + ir, lda, kc, mr, MR, d)
         } else {
-            for r in 0..<MR {
-                if r < mr {
-                    let src = a + (i0 + ir + r) * lda + p0
-                    for p in 0..<kc { d[p * MR + r] = src[p] }
-                } else {
-                    for p in 0..<kc { d[p * MR + r] = 0 }
-                }
-            }
+            // A: MR rows become MR-float columns: a transpose.
+            lmt_pack_transposed(a + (i0 + ir) * lda + p0, lda, mr, kc, MR, d)
         }
         ir += MR
+    }
+}
+
+/// Reference for the vectorised packing (ckernel.c): dst[p·width + i] = src[i·lds + p] for i < rows, else 0.
+public func packTransposedNaive(src: UnsafePointer<Float>, lds: Int,   // [rows, lds]
+                                rows: Int, cols: Int, width: Int,
+                                dst: UnsafeMutablePointer<Float>) {     // [cols, width]
+    for p in 0..<cols {
+        for i in 0..<width { dst[p * width + i] = i < rows ? src[i * lds + p] : 0 }
+    }
+}
+
+/// Reference for the vectorised packing (ckernel.c): dst[p·width + j] = src[p·lds + j] for j < cols, else 0.
+public func packRowsNaive(src: UnsafePointer<Float>, lds: Int,   // [rows, lds]
+                          rows: Int, cols: Int, width: Int,
+                          dst: UnsafeMutablePointer<Float>) {     // [rows, width]
+    for p in 0..<rows {
+        for j in 0..<width { dst[p * width + j] = j < cols ? src[p * lds + j] : 0 }
     }
 }
 

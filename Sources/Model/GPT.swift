@@ -91,7 +91,7 @@ public final class GPT {
         // Backward scratch, reused layer after layer.
         let dres, dtmp, dlnf, datty: UnsafeMutablePointer<Float>   // [B, T, C]
         let dqkv: UnsafeMutablePointer<Float>          // [B, T, 3C]
-        let d4c, d4c2: UnsafeMutablePointer<Float>     // [B, T, 4C]
+        let d4c2: UnsafeMutablePointer<Float>          // [B, T, 4C]
         let headRows: Int
 
         func attention(_ l: Int) -> AttentionActivations {
@@ -101,7 +101,7 @@ public final class GPT {
         func mlp(_ l: Int) -> MLPActivations {
             MLPActivations(ln: ln2[l], mean: ln2Mean[l], rstd: ln2Rstd[l], fch: fch[l], fchGelu: fchGelu[l], proj: fcproj[l], out: res2[l])
         }
-        var scratch: SublayerScratch { SublayerScratch(dtmp: dtmp, datty: datty, dqkv: dqkv, d4c: d4c, d4c2: d4c2) }
+        var scratch: SublayerScratch { SublayerScratch(dtmp: dtmp, datty: datty, dqkv: dqkv, d4c2: d4c2) }
 
         init(config c: GPTConfig, B: Int, T: Int) {
             self.B = B; self.T = T
@@ -120,7 +120,7 @@ public final class GPT {
             let iLnf = reserve(N * C), iLnfM = reserve(N), iLnfR = reserve(N)
             let iLogits = reserve(min(N, 256) * V)
             let iDres = reserve(N * C), iDtmp = reserve(N * C), iDlnf = reserve(N * C), iDatty = reserve(N * C)
-            let iDqkv = reserve(N * 3 * C), iD4c = reserve(N * 4 * C), iD4c2 = reserve(N * 4 * C)
+            let iDqkv = reserve(N * 3 * C), iD4c2 = reserve(N * 4 * C)
             var offsets: [Int] = []
             var total = 0
             for s in sizes { offsets.append(total); total += s }
@@ -137,7 +137,7 @@ public final class GPT {
             lnf = ptr(iLnf); lnfMean = ptr(iLnfM); lnfRstd = ptr(iLnfR)
             logits = ptr(iLogits)
             dres = ptr(iDres); dtmp = ptr(iDtmp); dlnf = ptr(iDlnf); datty = ptr(iDatty)
-            dqkv = ptr(iDqkv); d4c = ptr(iD4c); d4c2 = ptr(iD4c2)
+            dqkv = ptr(iDqkv); d4c2 = ptr(iD4c2)
         }
     }
 

@@ -90,8 +90,7 @@ extension GPT {
             linearForward(out: cache.proj, input: cache.atty, weight: w.projw, bias: w.projb, N: N, In: C, Out: C, pool: pool)
             add(out: cache.x, cache.x, cache.proj, count: N * C, pool: pool)
             layerNormForward(out: cache.ln, mean: cache.mean, rstd: cache.rstd, input: cache.x, weight: w.ln2w, bias: w.ln2b, N: N, C: C, pool: pool)
-            linearForward(out: cache.fc, input: cache.ln, weight: w.fcw, bias: w.fcb, N: N, In: C, Out: 4 * C, pool: pool)
-            geluForward(out: cache.fcGelu, input: cache.fc, count: N * 4 * C, pool: pool)
+            linearForward(out: cache.fc, input: cache.ln, weight: w.fcw, bias: w.fcb, geluOut: cache.fcGelu, N: N, In: C, Out: 4 * C, pool: pool)
             linearForward(out: cache.proj, input: cache.fcGelu, weight: w.fcprojw, bias: w.fcprojb, N: N, In: 4 * C, Out: C, pool: pool)
             add(out: cache.x, cache.x, cache.proj, count: N * C, pool: pool)
         }

@@ -326,7 +326,7 @@ final class Seq2SeqActivations {
         logits = buf(headRows * c.vocabSize)
         dres = buf(Nmax * C); dlnf = buf(Nt * C); dmemory = buf(Ns * C); dkv = buf(Ns * 2 * C)
         scratch = SublayerScratch(dtmp: buf(Nmax * C), datty: buf(Nmax * C), dqkv: buf(Nmax * 3 * C),
-                                  d4c: buf(Nmax * 4 * C), d4c2: buf(Nmax * 4 * C))
+                                  d4c2: buf(Nmax * 4 * C))
         arenas = owned
     }
 }

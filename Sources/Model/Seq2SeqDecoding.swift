@@ -149,8 +149,7 @@ extension Seq2Seq {
             add(out: st.x, st.x, st.proj, count: R * C, pool: pool)
             // MLP.
             layerNormForward(out: st.ln, mean: st.mean, rstd: st.rstd, input: st.x, weight: w.mlp.lnw, bias: w.mlp.lnb, N: R, C: C, pool: pool)
-            linearForward(out: st.fc, input: st.ln, weight: w.mlp.fcw, bias: w.mlp.fcb, N: R, In: C, Out: 4 * C, pool: pool)
-            geluForward(out: st.fcGelu, input: st.fc, count: R * 4 * C, pool: pool)
+            linearForward(out: st.fc, input: st.ln, weight: w.mlp.fcw, bias: w.mlp.fcb, geluOut: st.fcGelu, N: R, In: C, Out: 4 * C, pool: pool)
             linearForward(out: st.proj, input: st.fcGelu, weight: w.mlp.projw, bias: w.mlp.projb, N: R, In: 4 * C, Out: C, pool: pool)
             add(out: st.x, st.x, st.proj, count: R * C, pool: pool)
         }

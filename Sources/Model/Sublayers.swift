@@ -53,7 +53,7 @@ struct MLPActivations {
 struct SublayerScratch {
     let dtmp, datty: UnsafeMutablePointer<Float>     // [N, C]
     let dqkv: UnsafeMutablePointer<Float>            // [N, 3C]
-    let d4c, d4c2: UnsafeMutablePointer<Float>       // [N, 4C]
+    let d4c2: UnsafeMutablePointer<Float>            // [N, 4C]
 }
 
 /// Where dropout applies and with what seed: each (layer, branch) site draws an independent mask.
@@ -170,8 +170,7 @@ func mlpForward(_ w: MLPWeights, _ a: MLPActivations,
                 x: UnsafePointer<Float>,                           // [N, C]
                 N: Int, C: Int, dropout: DropoutSite, pool: ThreadPool) {
     layerNormForward(out: a.ln, mean: a.mean, rstd: a.rstd, input: x, weight: w.lnw, bias: w.lnb, N: N, C: C, pool: pool)
-    linearForward(out: a.fch, input: a.ln, weight: w.fcw, bias: w.fcb, N: N, In: C, Out: 4 * C, pool: pool)
-    geluForward(out: a.fchGelu, input: a.fch, count: N * 4 * C, pool: pool)
+    linearForward(out: a.fch, input: a.ln, weight: w.fcw, bias: w.fcb, geluOut: a.fchGelu, N: N, In: C, Out: 4 * C, pool: pool)
     linearForward(out: a.proj, input: a.fchGelu, weight: w.projw, bias: w.projb, N: N, In: 4 * C, Out: C, pool: pool)
     if dropout.p > 0 { dropoutForward(out: a.proj, input: a.proj, count: N * C, p: dropout.p, seed: dropout.seed, pool: pool) }
     add(out: a.out, x, a.proj, count: N * C, pool: pool)
@@ -183,9 +182,9 @@ func mlpBackward(_ w: MLPWeights, _ dw: MLPWeights, _ a: MLPActivations,
                  dres: UnsafeMutablePointer<Float>,                // [N, C], accumulated into
                  s: SublayerScratch, N: Int, C: Int, dropout: DropoutSite, pool: ThreadPool) {
     let dproj = branchGradient(dres, count: N * C, site: dropout, scratch: s.dtmp, pool: pool)
-    linearBackward(dinput: s.d4c, dweight: dw.projw, dbias: dw.projb, dout: dproj, input: a.fchGelu, weight: w.projw,
-                   N: N, In: 4 * C, Out: C, pool: pool)
-    geluBackward(dinput: s.d4c2, input: a.fch, dout: s.d4c, count: N * 4 * C, accumulate: false, pool: pool)
+    // ∂loss/∂fch in one product: its epilogue applies GELU'(fch) to each tile of ∂loss/∂GELU(fch).
+    linearBackward(dinput: s.d4c2, dweight: dw.projw, dbias: dw.projb, dout: dproj, input: a.fchGelu, weight: w.projw,
+                   geluInput: a.fch, N: N, In: 4 * C, Out: C, pool: pool)
     linearBackward(dinput: s.dtmp, dweight: dw.fcw, dbias: dw.fcb, dout: s.d4c2, input: a.ln, weight: w.fcw,
                    N: N, In: C, Out: 4 * C, pool: pool)
     layerNormBackward(dinput: dres, dweight: dw.lnw, dbias: dw.lnb, dout: s.dtmp, input: x, weight: w.lnw,

@@ -1,5 +1,6 @@
 import Testing
 import Kernels
+import CKernelSupport
 
 @Suite struct GemmTests {
     static let sizes = [1, 7, 33, 257]
@@ -95,5 +96,102 @@ import Kernels
         }
         // A pool destroyed right after creation, before its workers ever ran a job.
         for n in 2...4 { _ = ThreadPool(threads: n) }
+    }
+}
+
+@Suite struct GemmPackingTests {
+    /// The vectorised packings (8×8 and 4×4 in-register transposes, then scalar edges) against their scalar
+    /// references, exactly (they only move floats), at awkward sizes with the destination poisoned.
+    @Test func packingMatchesTheScalarReference() {
+        let seed = freshSeed()
+        var rng = SplitMix64(seed: seed)
+        for width in [6, 12, 16, 32] {
+            for rows in Set([1, 3, 4, 5, 7, 8, 9, 11, width].filter { $0 <= width }).sorted() {
+                for cols in [1, 7, 8, 9, 33, 257] {
+                    let lds = cols + Int.random(in: 0...3, using: &rng)
+                    let src = Buffer(random: rows * lds, &rng)
+                    let fast = Buffer(cols * width), ref = Buffer(cols * width)
+                    fast.poison()
+                    lmt_pack_transposed(src.p, lds, rows, cols, width, fast.p)
+                    packTransposedNaive(src: src.p, lds: lds, rows: rows, cols: cols, width: width, dst: ref.p)
+                    #expect(fast.array == ref.array, "seed \(seed): transposed rows \(rows) cols \(cols) width \(width)")
+
+                    // Row copies: `cols` floats of each of `rows` rows (here rows plays the k extent).
+                    let rsrc = Buffer(random: cols * (rows + 3), &rng)
+                    let rfast = Buffer(cols * width), rref = Buffer(cols * width)
+                    rfast.poison()
+                    lmt_pack_rows(rsrc.p, rows + 3, cols, rows, width, rfast.p)
+                    packRowsNaive(src: rsrc.p, lds: rows + 3, rows: cols, cols: rows, width: width, dst: rref.p)
+                    #expect(rfast.array == rref.array, "seed \(seed): rows \(cols)×\(rows) width \(width)")
+                }
+            }
+        }
+    }
+}
+
+@Suite struct GemmEpilogueTests {
+    /// The bias and GELU epilogue against the naive product followed by a bias add and the Double GELU, on
+    /// awkward sizes, k across the KC = 256 panel boundary (the epilogue must run once, after the last panel),
+    /// every kernel and 1–2 threads, with C and the GELU output poisoned.
+    @Test func biasAndGELUEpilogueMatchesSeparatePasses() {
+        let seed = freshSeed()
+        var rng = SplitMix64(seed: seed)
+        let pools = [ThreadPool(threads: 1), ThreadPool(threads: 2)]
+        for m in [1, 7, 33, 257] { for n in [1, 7, 33, 257] { for k in [7, 300] {
+            let ldc = n + Int.random(in: 0...2, using: &rng)
+            let a = Buffer(random: m * k, &rng), b = Buffer(random: k * n, &rng, scale: 0.3)
+            let bias = Buffer(random: n, &rng)
+            let ref = Buffer(m * ldc), refGelu = Buffer(m * ldc)
+            sgemmNaive(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a.p, lda: k, b: b.p, ldb: n,
+                       beta: 0, c: ref.p, ldc: ldc)
+            for i in 0..<m { for j in 0..<n {
+                ref[i * ldc + j] += bias[j]
+                refGelu[i * ldc + j] = geluNaive(ref[i * ldc + j])
+            }}
+            for kernel in GemmKernel.available {
+                let c = Buffer(m * ldc), g = Buffer(m * ldc)
+                c.poison(); g.poison()
+                sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a.p, lda: k, b: b.p, ldb: n,
+                      beta: 0, c: c.p, ldc: ldc, bias: bias.p, geluOut: g.p,
+                      pool: pools[Int.random(in: 0..<2, using: &rng)], kernel: kernel)
+                var worstC: Float = 0, worstG: Float = 0
+                for i in 0..<m { for j in 0..<n {
+                    let x = c[i * ldc + j], y = ref[i * ldc + j]
+                    worstC = max(worstC, x.isNaN ? .infinity : abs(x - y) / (1e-5 * Float(k) + 1e-4 * abs(y)))
+                    let gx = g[i * ldc + j], gy = refGelu[i * ldc + j]
+                    worstG = max(worstG, gx.isNaN ? .infinity : abs(gx - gy) / (1e-5 * Float(k) + 1e-4 * abs(gy)))
+                }}
+                #expect(worstC <= 1 && worstG <= 1, "seed \(seed) \(m)×\(n)×\(k) \(kernel.name): C \(worstC), GELU \(worstG)")
+            }
+        }}}
+    }
+
+    /// The GELU-backward epilogue (C = (A·Bᵀ) ⊙ GELU'(X), as in an MLP's backward) against the naive product
+    /// times the Double derivative, on the same awkward sizes, with C poisoned.
+    @Test func geluBackwardEpilogueMatchesSeparatePasses() {
+        let seed = freshSeed()
+        var rng = SplitMix64(seed: seed)
+        let pools = [ThreadPool(threads: 1), ThreadPool(threads: 2)]
+        for m in [1, 7, 33, 257] { for n in [1, 7, 33, 257] { for k in [7, 300] {
+            let ldc = n + Int.random(in: 0...2, using: &rng)
+            let a = Buffer(random: m * k, &rng), b = Buffer(random: n * k, &rng, scale: 0.3)
+            let x = Buffer(random: m * ldc, &rng, scale: 4)
+            let ref = Buffer(m * ldc)
+            sgemmNaive(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: a.p, lda: k, b: b.p, ldb: k,
+                       beta: 0, c: ref.p, ldc: ldc)
+            for i in 0..<m { for j in 0..<n { ref[i * ldc + j] *= geluDerivativeNaive(x[i * ldc + j]) } }
+            for kernel in GemmKernel.available {
+                let c = Buffer(m * ldc)
+                c.poison()
+                sgemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: a.p, lda: k, b: b.p, ldb: k,
+                      beta: 0, c: c.p, ldc: ldc, geluGradInput: x.p, pool: pools[Int.random(in: 0..<2, using: &rng)], kernel: kernel)
+                var worst: Float = 0
+                for i in 0..<m { for j in 0..<n {
+                    let u = c[i * ldc + j], v = ref[i * ldc + j]
+                    worst = max(worst, u.isNaN ? .infinity : abs(u - v) / (1e-5 * Float(k) + 1e-4 * abs(v)))
+                }}
+                #expect(worst <= 1, "seed \(seed) \(m)×\(n)×\(k) \(kernel.name): \(worst)")
+            }
+        }}}
     }
 }

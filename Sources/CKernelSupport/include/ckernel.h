@@ -1,5 +1,6 @@
-// What Swift cannot say itself, for the kernels: prefetch hints, a spin-wait pause and atomics on plain
-// integers (the worker pool's generation counter and barrier), without a package dependency.
+// What Swift cannot say itself, for the kernels: prefetch hints, a spin-wait pause, atomics on plain
+// integers (the worker pool's generation counter and barrier), without a package dependency, and the GEMM
+// packing loops, which need shuffles Swift's SIMD types do not expose.
 #ifndef LMTRAIN_CKERNEL_H
 #define LMTRAIN_CKERNEL_H
 
@@ -28,6 +29,15 @@ static inline int lmt_cpu_has_avx512_skylake(void) {
     return 0;
 #endif
 }
+
+/// GEMM packing, vectorised (AVX2 transposes) in ckernel.c; Gemm.swift keeps the scalar loops they replace as
+/// the reference its tests compare with.
+/// dst[p * width + i] = src[i * lds + p] for i < rows, 0 for rows ≤ i < width; p < cols.
+/// src: [rows, lds] row-major; dst: [cols, width].
+void lmt_pack_transposed(const float *src, long lds, long rows, long cols, long width, float *dst);
+/// dst[p * width + j] = src[p * lds + j] for j < cols, 0 for cols ≤ j < width; p < rows.
+/// src: [rows, lds] row-major; dst: [rows, width].
+void lmt_pack_rows(const float *src, long lds, long rows, long cols, long width, float *dst);
 
 static inline int64_t lmt_load(const int64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 static inline void lmt_store(int64_t *p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
