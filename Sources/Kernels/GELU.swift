@@ -42,20 +42,9 @@ public func geluBackward(dinput: UnsafeMutablePointer<Float>,   // [count], accu
                          count: Int, accumulate: Bool = true, pool: ThreadPool = .shared) {
     pool.parallelFor(count, minimumPerThread: 1 << 14) { range in
         var i = range.lowerBound
-        let c = SIMD8<Float>(repeating: geluScale), k = SIMD8<Float>(repeating: 0.044715), h = SIMD8<Float>(repeating: 0.5)
-        let k3 = SIMD8<Float>(repeating: 3 * 0.044715)
         while i + 8 <= range.upperBound {
-            let x = load8(input + i)
-            let x2 = x * x
-            // With e = e^{2u}: tanh u = 1 − 2/(e+1) and sech²u = 4e/(e+1)². Computing sech² from e keeps
-            // its relative accuracy where tanh saturates (1 − t² would cancel).
-            let e = vexp(2 * c * x.addingProduct(k * x, x2))
-            let inv = 1 / (e + 1)
-            let t = 1 - 2 * inv
-            let sech2 = (4 * inv) * (e * inv)   // grouped so no factor overflows (e reaches 1.6e38)
-            let d = h * (1 + t) + h * x * sech2 * c * (1 + k3 * x2)
             let prior = accumulate ? load8(dinput + i) : SIMD8<Float>()
-            store8(prior.addingProduct(d, load8(dout + i)), dinput + i)
+            store8(prior.addingProduct(geluDerivative8(load8(input + i)), load8(dout + i)), dinput + i)
             i += 8
         }
         while i < range.upperBound {
@@ -72,24 +61,29 @@ func geluGradSpan(_ x: UnsafeMutablePointer<Float>,   // [count], ∂/∂GELU(in
                   input: UnsafePointer<Float>,       // [count]
                   count: Int) {
     var i = 0
-    let c = SIMD8<Float>(repeating: geluScale), k = SIMD8<Float>(repeating: 0.044715), h = SIMD8<Float>(repeating: 0.5)
-    let k3 = SIMD8<Float>(repeating: 3 * 0.044715)
     while i + 8 <= count {
-        let v = load8(input + i)
-        let v2 = v * v
-        // As in geluBackward: sech² from e = e^{2u} keeps its accuracy where tanh saturates.
-        let e = vexp(2 * c * v.addingProduct(k * v, v2))
-        let inv = 1 / (e + 1)
-        let t = 1 - 2 * inv
-        let sech2 = (4 * inv) * (e * inv)
-        let d = h * (1 + t) + h * v * sech2 * c * (1 + k3 * v2)
-        store8(load8(x + i) * d, x + i)
+        store8(load8(x + i) * geluDerivative8(load8(input + i)), x + i)
         i += 8
     }
     while i < count {
         x[i] *= geluDerivativeNaive(input[i])
         i += 1
     }
+}
+
+/// GELU'(x) = 0.5(1 + t) + 0.5·x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²), t = tanh(u), u = √(2/π)(x + 0.044715x³).
+@inline(__always)
+func geluDerivative8(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    let c = SIMD8<Float>(repeating: geluScale), k = SIMD8<Float>(repeating: 0.044715), h = SIMD8<Float>(repeating: 0.5)
+    let k3 = SIMD8<Float>(repeating: 3 * 0.044715)
+    let x2 = x * x
+    // With e = e^{2u}: tanh u = 1 − 2/(e+1) and sech²u = 4e/(e+1)². Computing sech² from e keeps its relative
+    // accuracy where tanh saturates (1 − t² would cancel).
+    let e = vexp(2 * c * x.addingProduct(k * x, x2))
+    let inv = 1 / (e + 1)
+    let t = 1 - 2 * inv
+    let sech2 = (4 * inv) * (e * inv)   // grouped so no factor overflows (e reaches 1.6e38)
+    return h * (1 + t) + h * x * sech2 * c * (1 + k3 * x2)
 }
 
 /// Reference GELU (tanh form) in Double.
