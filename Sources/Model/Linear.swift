@@ -18,7 +18,8 @@ func linearForward(out: UnsafeMutablePointer<Float>,   // [N, Out]
 
 /// Backward of `linearForward`: dW += xᵀ·dout, db += Σ_rows dout, dinput = dout·Wᵀ (overwritten, or added
 /// to when `accumulateInput`). With `geluInput` (the pre-activation x of an input that was GELU(x)), dinput
-/// is ∂loss/∂x instead: the product times GELU'(x), as the GEMM's epilogue.
+/// is ∂loss/∂x instead: the product times GELU'(x), as the GEMM's epilogue (overwriting only: with
+/// `accumulateInput` the epilogue would scale the old contents too).
 @inline(__always)
 func linearBackward(dinput: UnsafeMutablePointer<Float>,   // [N, In]
                     dweight: UnsafeMutablePointer<Float>,  // [In, Out], accumulated into
