@@ -7,7 +7,7 @@ import Model
 public enum CheckpointAverage {
     /// Averages the weight files at `paths` (same tensors, shapes and model format, checked before any
     /// arithmetic) and writes the mean atomically to `output`, with the last file's metadata plus
-    /// "averaged_steps". Sums are kept in Double so the order of the files does not matter to the last bit.
+    /// "averaged_steps". Sums are kept in Double, so the mean is rounded to Float once, not once per file.
     public static func average(paths: [String], to output: String) throws {
         guard let lastPath = paths.last else { throw TrainingError.invalidOption("nothing to average: no checkpoint files given") }
         let files: [SafeTensors]
