@@ -29,13 +29,21 @@ def main():
         cmd = [LMTRAIN, "fit", "corpora/bible/bible.en-es.train.tsv", "--output", a.run, "--steps", a.steps] + FIT
         print("bench translation: " + " ".join(cmd), file=sys.stderr)
         subprocess.run(cmd, check=True)
-    with open(os.path.join(BIBLE, "bible.en-es.test.tsv"), encoding="utf-8") as f:
-        rows = [l.rstrip("\n").split("\t") for l in f if l.strip()]
-    src, ref = os.path.join(a.run, "test.en"), os.path.join(a.run, "test.es")
-    with open(src, "w", encoding="utf-8") as f:
-        f.write("".join(r[1] + "\n" for r in rows))
-    with open(ref, "w", encoding="utf-8") as f:
-        f.write("".join(r[2] + "\n" for r in rows))
+
+    def split(name):
+        """Writes RUN/NAME.en and RUN/NAME.es from corpora/bible/bible.en-es.NAME.tsv (ref, en, es); returns
+        the two paths and the number of pairs."""
+        with open(os.path.join(BIBLE, f"bible.en-es.{name}.tsv"), encoding="utf-8") as f:
+            rows = [l.rstrip("\n").split("\t") for l in f if l.strip()]
+        paths = os.path.join(a.run, f"{name}.en"), os.path.join(a.run, f"{name}.es")
+        for path, column in zip(paths, (1, 2)):
+            with open(path, "w", encoding="utf-8") as f:
+                f.write("".join(r[column] + "\n" for r in rows))
+        return paths[0], paths[1], len(rows)
+
+    src, ref, test_pairs = split("test")
+    vsrc, vref, _ = split("valid")
+
     def decode(source, reference, out, beam, lenpen, weights=None, ngram=0):
         extra = (["--checkpoint", weights] if weights else []) + (["--no-repeat-ngram", str(ngram)] if ngram else [])
         with open(source, encoding="utf-8") as fin, open(out, "w", encoding="utf-8") as fout:
@@ -44,14 +52,6 @@ def main():
         speed = p.stderr.strip().splitlines()[-1]
         score = subprocess.run([LMTRAIN, "score", "--ref", reference, out], capture_output=True, text=True, check=True).stdout
         return json.loads(score.strip().splitlines()[-1]), speed, score.strip().splitlines()[0]
-
-    with open(os.path.join(BIBLE, "bible.en-es.valid.tsv"), encoding="utf-8") as f:
-        vrows = [l.rstrip("\n").split("\t") for l in f if l.strip()]
-    vsrc, vref = os.path.join(a.run, "valid.en"), os.path.join(a.run, "valid.es")
-    with open(vsrc, "w", encoding="utf-8") as f:
-        f.write("".join(r[1] + "\n" for r in vrows))
-    with open(vref, "w", encoding="utf-8") as f:
-        f.write("".join(r[2] + "\n" for r in vrows))
 
     # Checkpoint averaging, chosen on validation (beam 4, α 1): the last checkpoint or the mean of the newest N kept.
     kept = sorted(os.listdir(os.path.join(a.run, "checkpoints"))) if os.path.isdir(os.path.join(a.run, "checkpoints")) else []
@@ -109,7 +109,7 @@ def main():
            f" {cfg['model']['dropout']}), joint 8,000-piece BPE trained on both sides of the training split, ε = 0.1 (uniform),"
            f" AdamW (β2 0.98, weight decay 0.1), warm-up 300 steps then cosine. {last['step']:,} steps in"
            f" {last['elapsed_s'] / 60:.1f} min of training ({last['tokens']:,} source + target tokens), test = Ruth, Ecclesiastes,"
-           f" Jonah, John, Philemon, 1 John ({len(rows):,} verses; no test book is in training).", "",
+           f" Jonah, John, Philemon, 1 John ({test_pairs:,} verses; no test book is in training).", "",
            "Weights: " + ("the last checkpoint" if not weights else f"the average of the last {chosen[3:]} kept checkpoints (every"
            f" {FIT[FIT.index('--checkpoint-every') + 1]} steps)") + ", chosen on the validation split (beam 4, α 1, BLEU): "
            + ", ".join(f"{k}: {v:.2f}" for k, v in vavg.items()) + ".", "",

@@ -87,11 +87,16 @@ public struct LineChart {
 
     /// Charts stacked vertically in one SVG document.
     public static func document(_ charts: [LineChart], width: Double = 760, height: Double = 320) -> String {
+        svgDocument(width: width, height: height * Double(charts.count),
+                    body: charts.enumerated().map { $1.svgGroup(x0: 0, y0: Double($0) * height, width: width, height: height) })
+    }
+
+    /// A standalone SVG document on a white background holding `body` (chart groups).
+    static func svgDocument(width: Double, height: Double, body: [String]) -> String {
         var s = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-        s += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height * Double(charts.count)))\" font-family=\"sans-serif\">\n"
+        s += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\">\n"
         s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-        for (i, c) in charts.enumerated() { s += c.svgGroup(x0: 0, y0: Double(i) * height, width: width, height: height) }
-        return s + "</svg>\n"
+        return s + body.joined() + "</svg>\n"
     }
 }
 

@@ -63,11 +63,8 @@ public struct ReliabilityDiagram {
 
     /// Diagrams side by side in one SVG document.
     public static func document(_ diagrams: [ReliabilityDiagram], width: Double = 380, height: Double = 440) -> String {
-        var s = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-        s += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width * Double(diagrams.count)))\" height=\"\(Int(height))\" font-family=\"sans-serif\">\n"
-        s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-        for (i, d) in diagrams.enumerated() { s += d.svgGroup(x0: Double(i) * width, y0: 0, width: width, height: height) }
-        return s + "</svg>\n"
+        LineChart.svgDocument(width: width * Double(diagrams.count), height: height,
+                              body: diagrams.enumerated().map { $1.svgGroup(x0: Double($0) * width, y0: 0, width: width, height: height) })
     }
 
     /// Before and after temperature scaling, side by side.
