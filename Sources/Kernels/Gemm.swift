@@ -24,33 +24,87 @@ public func sgemmNaive(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha
     }
 }
 
+/// How a kernel wants its operands packed: FP32 slivers, or bfloat16 tiles for AMX.
+public enum GemmPacking: Sendable {
+    /// A: [kc, MR] floats per sliver; B: [kc, NR] floats.
+    case fp32
+    /// A and B rounded to bf16 (nearest even) into AMX tiles, k padded to a multiple of 32 (amx_bf16.c).
+    case bf16Tiles
+}
+
+/// The precision of the products sgemm computes, chosen per thread pool (see `ThreadPool.matmulPrecision`):
+/// the counterpart of PyTorch's `torch.backends.mkldnn.matmul.fp32_precision` / oneDNN's fpmath mode.
+public enum MatmulPrecision: String, Sendable, CaseIterable {
+    /// FP32 operands, FP32 products and sums.
+    case fp32
+    /// Operands rounded to bfloat16 (8 significant bits) as they are packed, products summed in FP32 on
+    /// AMX tiles. Inputs and outputs stay FP32. Needs AMX-BF16 (Intel Sapphire Rapids or later).
+    case bf16
+
+    /// Whether this CPU can compute products at this precision.
+    public var isAvailable: Bool { self == .fp32 || GemmKernel.amxBF16 != nil }
+}
+
 /// A register-tile micro-kernel and the cache blocking that suits it.
-/// The kernel computes C[mr×nr] = α·Σ_p a[p]ᵀ·b[p] + β·C over packed slivers a: [kc, mr], b: [kc, nr].
+/// The kernel computes C[mr×nr] = α·Σ_p a[p]ᵀ·b[p] + β·C over packed slivers of A and B (see `packing`).
 public struct GemmKernel: Sendable {
     public let name: String
     public let mr: Int, nr: Int
     /// Block sizes: a kc×nr sliver of B stays in L1, an mc×kc block of A in L2, a kc×nc panel of B in L3.
     let mc: Int, kc: Int, nc: Int
-    let micro: @Sendable (Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Float, Float) -> Void
+    let packing: GemmPacking
+    /// (kc, packed A sliver, packed B sliver, C, ldc, α, β).
+    let micro: @Sendable (Int, UnsafeRawPointer, UnsafeRawPointer, UnsafeMutablePointer<Float>, Int, Float, Float) -> Void
+    /// Per-thread set-up and tear-down around a thread's share of one product (AMX's tile configuration).
+    let begin: (@Sendable () -> Void)?, end: (@Sendable () -> Void)?
+
+    init(name: String, mr: Int, nr: Int, mc: Int, kc: Int, nc: Int, packing: GemmPacking = .fp32,
+         begin: (@Sendable () -> Void)? = nil, end: (@Sendable () -> Void)? = nil,
+         micro: @escaping @Sendable (Int, UnsafeRawPointer, UnsafeRawPointer, UnsafeMutablePointer<Float>, Int, Float, Float) -> Void) {
+        self.name = name; self.mr = mr; self.nr = nr; self.mc = mc; self.kc = kc; self.nc = nc
+        self.packing = packing; self.begin = begin; self.end = end; self.micro = micro
+    }
 
     /// 6×16 with twelve 8-wide accumulators: AVX2 + FMA, the x86-64 baseline lmtrain needs.
     /// Blocking for 32 KiB L1d / 512 KiB L2 (Zen 3): 16 KiB B sliver, 120 KiB A block, 2 MiB B panel.
     public static let avx2 = GemmKernel(name: "avx2-6x16", mr: 6, nr: 16, mc: 120, kc: 256, nc: 2048) {
-        microKernel6x16(kc: $0, a: $1, b: $2, c: $3, ldc: $4, alpha: $5, beta: $6)
+        microKernel6x16(kc: $0, a: $1.assumingMemoryBound(to: Float.self), b: $2.assumingMemoryBound(to: Float.self),
+                        c: $3, ldc: $4, alpha: $5, beta: $6)
     }
     /// 12×32 with twenty-four 16-wide accumulators, where the CPU has AVX-512 F/CD/BW/DQ/VL (nil elsewhere).
     /// Blocking for ≥ 48 KiB L1d / ≥ 1 MiB L2: 32 KiB B sliver, 288 KiB A block, 4 MiB B panel.
     public static let avx512: GemmKernel? = lmt_cpu_has_avx512_skylake() != 0
         ? GemmKernel(name: "avx512-12x32", mr: 12, nr: 32, mc: 288, kc: 256, nc: 4096) {
-            microKernel12x32(kc: $0, a: $1, b: $2, c: $3, ldc: $4, alpha: $5, beta: $6)
+            microKernel12x32(kc: $0, a: $1.assumingMemoryBound(to: Float.self), b: $2.assumingMemoryBound(to: Float.self),
+                             c: $3, ldc: $4, alpha: $5, beta: $6)
+        } : nil
+    /// 32×32 on four AMX accumulator tiles, operands in bf16 (`MatmulPrecision.bf16`), where the CPU has
+    /// AMX-BF16 (nil elsewhere). Blocking: 32 KiB B sliver (kc 512 in bf16), 256 KiB A block, 2 MiB B panel.
+    public static let amxBF16: GemmKernel? = lmt_amx_bf16_init() != 0
+        ? GemmKernel(name: "amx-bf16-32x32", mr: 32, nr: 32, mc: 256, kc: 512, nc: 2048, packing: .bf16Tiles,
+                     begin: { lmt_amx_begin() }, end: { lmt_amx_end() }) {
+            lmt_amx_kernel_32x32(($0 + 31) / 32, $1.assumingMemoryBound(to: UInt16.self),
+                                 $2.assumingMemoryBound(to: UInt16.self), $3, $4, $5, $6)
         } : nil
     /// The fastest kernel this CPU runs; LMTRAIN_GEMM_KERNEL=avx2 forces the portable one.
     public static let best: GemmKernel = {
         if let env = getenv("LMTRAIN_GEMM_KERNEL"), String(cString: env) == "avx2" { return .avx2 }
         return avx512 ?? avx2
     }()
-    /// Every kernel this CPU can run (tests check each against the naive product).
+    /// Every FP32 kernel this CPU can run (tests check each against the naive product).
     public static var available: [GemmKernel] { [avx2] + (avx512.map { [$0] } ?? []) }
+    /// The kernel for products at `precision` (FP32's best where bf16 is unavailable).
+    public static func forPrecision(_ precision: MatmulPrecision) -> GemmKernel {
+        precision == .bf16 ? amxBF16 ?? best : best
+    }
+
+    /// Bytes of one packed sliver of A (mr rows) or of B (nr columns), kc deep.
+    @inline(__always) func aSliverBytes(_ kc: Int) -> Int {
+        packing == .fp32 ? kc * mr * 4 : (kc + 31) / 32 * 32 * mr * 2
+    }
+    @inline(__always) func bSliverBytes(_ kc: Int) -> Int {
+        packing == .fp32 ? kc * nr * 4 : (kc + 31) / 32 * 32 * nr * 2
+    }
 }
 
 /// Products smaller than this many multiply-adds run on one thread: a hand-off costs more than it saves.
@@ -71,8 +125,9 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Flo
                   bias: UnsafePointer<Float>? = nil,          // [n]
                   geluOut: UnsafeMutablePointer<Float>? = nil,   // [m, n], row stride ldc
                   geluGradInput: UnsafePointer<Float>? = nil,    // [m, n], row stride ldc
-                  pool: ThreadPool = .shared, threads: Int = .max, kernel: GemmKernel = .best) {
+                  pool: ThreadPool = .shared, threads: Int = .max, kernel: GemmKernel? = nil) {
     if m == 0 || n == 0 { return }
+    let kernel = kernel ?? .forPrecision(pool.matmulPrecision)
     if k == 0 || alpha == 0 {
         scaleC(m: m, n: n, beta: beta, c: c, ldc: ldc)
         for i in 0..<m {
@@ -90,6 +145,8 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Flo
         let packedA = ws.floats(Workspace.Slot.gemmA, count: perThread * pool.threadCount)
         pool.run(threads: t) { tid in
             var sense = pool.currentSense
+            kernel.begin?()
+            defer { kernel.end?() }
             gemmWorker(tid: tid, threads: t, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
                        a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: bias, geluOut: geluOut,
                        geluGradInput: geluGradInput, kernel: kernel,
@@ -106,7 +163,7 @@ public struct GemmScratch {
     public init(packedA: UnsafeMutablePointer<Float>, packedB: UnsafeMutablePointer<Float>) {
         self.packedA = packedA; self.packedB = packedB
     }
-    /// One packed-A block and one edge tile.
+    /// One packed-A block and one edge tile (sized for FP32; bf16 tiles take half).
     public static func aFloats(_ k: GemmKernel) -> Int { k.mc * k.kc + k.mr * k.nr }
     /// One packed panel of B.
     public static func bFloats(_ k: GemmKernel) -> Int { k.kc * k.nc }
@@ -144,6 +201,7 @@ func gemmWorker(tid: Int, threads t: Int, transA: Bool, transB: Bool, m: Int, n:
     let micro = kernel.micro
     let rowBlocks = (m + MR - 1) / MR
     let tile = myA + MC * KC
+    let packedA = UnsafeMutableRawPointer(myA), packedBRaw = UnsafeMutableRawPointer(packedB)
     var claimed = 0   // items of the shared queue consumed by all threads in earlier panels
     var jc = 0
     while jc < n {
@@ -163,9 +221,10 @@ func gemmWorker(tid: Int, threads t: Int, transA: Bool, transB: Bool, m: Int, n:
             let kc = min(KC, k - pc)
             // Pack this panel of B together: thread tid takes a contiguous share of the slivers.
             let s0 = slivers * tid / t, s1 = slivers * (tid + 1) / t
+            let bBytes = kernel.bSliverBytes(kc), aBytes = kernel.aSliverBytes(kc)
             for s in s0..<s1 {
-                packBSliver(transB: transB, b: b, ldb: ldb, p0: pc, j0: jc + s * NR,
-                            kc: kc, nr: min(NR, nc - s * NR), NR: NR, dst: packedB + s * kc * NR)
+                packBSliver(kernel.packing, transB: transB, b: b, ldb: ldb, p0: pc, j0: jc + s * NR,
+                            kc: kc, nr: min(NR, nc - s * NR), NR: NR, dst: packedBRaw + s * bBytes)
             }
             barrier()
             let betaHere: Float = pc == 0 ? beta : 1
@@ -180,15 +239,16 @@ func gemmWorker(tid: Int, threads t: Int, transA: Bool, transB: Bool, m: Int, n:
                 var ic = r0
                 while ic < r1 {
                     let mc = min(MC, r1 - ic)
-                    packABlock(transA: transA, a: a, lda: lda, i0: ic, p0: pc, mc: mc, kc: kc, MR: MR, dst: myA)
+                    packABlock(kernel.packing, transA: transA, a: a, lda: lda, i0: ic, p0: pc, mc: mc, kc: kc, MR: MR,
+                               sliverBytes: aBytes, dst: packedA)
                     for q in q0..<q1 {
                         let j = jc + q * NR
                         let nr = min(NR, n - j)
-                        let bp = packedB + q * kc * NR
+                        let bp = UnsafeRawPointer(packedBRaw + q * bBytes)
                         var ir = 0
                         while ir < mc {
                             let mr = min(MR, mc - ir)
-                            let ap = myA + (ir / MR) * kc * MR
+                            let ap = UnsafeRawPointer(packedA + (ir / MR) * aBytes)
                             let cp = c + (ic + ir) * ldc + j
                             if mr == MR && nr == NR {
                                 micro(kc, ap, bp, cp, ldc, alpha, betaHere)
@@ -244,10 +304,18 @@ func scaleC(m: Int, n: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: In
     }
 }
 
-/// Packs op(B)[p0..<p0+kc, j0..<j0+nr] as kc rows of NR floats (zero-padded past nr). NR is a multiple of 8.
+/// Packs op(B)[p0..<p0+kc, j0..<j0+nr] as kc rows of NR floats (zero-padded past nr; NR a multiple of 8),
+/// or, for `.bf16Tiles`, as bf16 tiles (NR = 32).
 @inline(__always)
-func packBSliver(transB: Bool, b: UnsafePointer<Float>, ldb: Int, p0: Int, j0: Int, kc: Int, nr: Int, NR: Int,
-                 dst: UnsafeMutablePointer<Float>) {   // [kc, NR]
+func packBSliver(_ packing: GemmPacking, transB: Bool, b: UnsafePointer<Float>, ldb: Int, p0: Int, j0: Int,
+                 kc: Int, nr: Int, NR: Int,
+                 dst raw: UnsafeMutableRawPointer) {   // [kc, NR] floats, or bf16 tiles
+    if packing == .bf16Tiles {
+        let origin = transB ? b + j0 * ldb + p0 : b + p0 * ldb + j0
+        lmt_bf16_pack_b(origin, ldb, transB ? 1 : 0, kc, nr, raw.assumingMemoryBound(to: UInt16.self))
+        return
+    }
+    let dst = raw.assumingMemoryBound(to: Float.self)
     if !transB && nr == NR {
         for p in 0..<kc {
             let src = b + (p0 + p) * ldb + j0
@@ -263,14 +331,23 @@ func packBSliver(transB: Bool, b: UnsafePointer<Float>, ldb: Int, p0: Int, j0: I
     }
 }
 
-/// Packs op(A)[i0..<i0+mc, p0..<p0+kc] as ceil(mc/MR) slivers of kc columns of MR floats (zero-padded).
+/// Packs op(A)[i0..<i0+mc, p0..<p0+kc] as ceil(mc/MR) slivers of kc columns of MR floats (zero-padded), or,
+/// for `.bf16Tiles`, of bf16 tiles (MR = 32); each sliver takes `sliverBytes`.
 @inline(__always)
-func packABlock(transA: Bool, a: UnsafePointer<Float>, lda: Int, i0: Int, p0: Int, mc: Int, kc: Int, MR: Int,
-                dst: UnsafeMutablePointer<Float>) {   // [ceil(mc/MR), kc, MR]
+func packABlock(_ packing: GemmPacking, transA: Bool, a: UnsafePointer<Float>, lda: Int, i0: Int, p0: Int,
+                mc: Int, kc: Int, MR: Int, sliverBytes: Int,
+                dst: UnsafeMutableRawPointer) {   // [ceil(mc/MR), kc, MR] floats, or bf16 tiles
     var ir = 0
     while ir < mc {
         let mr = min(MR, mc - ir)
-        let d = dst + (ir / MR) * kc * MR
+        if packing == .bf16Tiles {
+            let origin = transA ? a + p0 * lda + i0 + ir : a + (i0 + ir) * lda + p0
+            lmt_bf16_pack_a(origin, lda, transA ? 1 : 0, mr, kc,
+                            (dst + (ir / MR) * sliverBytes).assumingMemoryBound(to: UInt16.self))
+            ir += MR
+            continue
+        }
+        let d = (dst + (ir / MR) * sliverBytes).assumingMemoryBound(to: Float.self)
         if transA {
             // Aᵀ: row i of op(A) is column i of A; MR consecutive i are contiguous.
             lmt_pack_rows(a + p0 * lda + i0 + ir, lda, kc, mr, MR, d)

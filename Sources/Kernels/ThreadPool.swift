@@ -9,6 +9,9 @@ import Foundation
 /// two threads. Jobs must not be nested; callers on several threads take turns.
 public final class ThreadPool: @unchecked Sendable {
     public let threadCount: Int
+    /// The precision of the matrix products run on this pool (sgemm without an explicit kernel): like
+    /// PyTorch's global fp32 matmul precision, but scoped to the pool, so to the model that owns it.
+    public let matmulPrecision: MatmulPrecision
     /// Scratch memory owned by the pool, for kernels that need packing buffers; use it only inside
     /// `exclusive` (which `run` implies).
     public let workspace = Workspace()
@@ -19,8 +22,9 @@ public final class ThreadPool: @unchecked Sendable {
     /// The process-wide default pool: one thread per core.
     nonisolated(unsafe) public static var shared = ThreadPool(threads: ProcessInfo.processInfo.activeProcessorCount)
 
-    public init(threads: Int) {
+    public init(threads: Int, matmulPrecision: MatmulPrecision = .fp32) {
         threadCount = max(1, threads)
+        self.matmulPrecision = matmulPrecision
         core = PoolCore(threadCount: threadCount)
         for tid in 1..<threadCount {
             let core = self.core

@@ -26,6 +26,15 @@ struct BenchTiming: ParsableArguments {
     }
 }
 
+extension MatmulPrecision: ExpressibleByArgument {}
+
+/// Refuses a matmul precision this CPU cannot run, saying what to use instead.
+func checkAvailable(_ precision: MatmulPrecision) throws {
+    if !precision.isAvailable {
+        throw ValidationError("--matmul-precision \(precision.rawValue) needs AMX-BF16 (Intel Sapphire Rapids or later), which this CPU lacks; use --matmul-precision fp32")
+    }
+}
+
 /// Random floats in [-1, 1) from a seeded generator.
 func randomBuffer(_ count: Int, seed: UInt64) -> UnsafeMutablePointer<Float> {
     let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
@@ -41,16 +50,19 @@ struct GemmBench: ParsableCommand {
     @Option var n: Int = 1024
     @Flag(name: .customLong("transpose-a"), help: "Use Aᵀ (A stored k×m).") var transA = false
     @Flag(name: .customLong("transpose-b"), help: "Use Bᵀ (B stored n×k).") var transB = false
+    @Option(help: "fp32, or bf16 (operands rounded to bfloat16, FP32 sums; needs AMX-BF16).")
+    var matmulPrecision: MatmulPrecision = .fp32
     @OptionGroup var timing: BenchTiming
 
     func validate() throws {
         if m < 1 || n < 1 || k < 1 { throw ValidationError("--m, --k and --n must be at least 1") }
+        try checkAvailable(matmulPrecision)
     }
 
     func run() throws {
         let a = randomBuffer(m * k, seed: 1), b = randomBuffer(k * n, seed: 2), c = randomBuffer(m * n, seed: 3)
         defer { a.deallocate(); b.deallocate(); c.deallocate() }
-        let pool = ThreadPool(threads: timing.threads)
+        let pool = ThreadPool(threads: timing.threads, matmulPrecision: matmulPrecision)
         let lda = transA ? m : k, ldb = transB ? k : n
         let (t, all) = timing.measure {
             sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb,
@@ -58,7 +70,7 @@ struct GemmBench: ParsableCommand {
         }
         let flops = 2.0 * Double(m) * Double(n) * Double(k)
         print(String(format: "{\"kernel\": \"sgemm\", \"kernel_variant\": \"%@\", \"m\": %d, \"k\": %d, \"n\": %d, \"transpose_a\": %@, \"transpose_b\": %@, \"threads\": %d, \"seconds\": %.6f, \"gflops\": %.2f, \"gflops_min\": %.2f, \"gflops_max\": %.2f}",
-                     GemmKernel.best.name, m, k, n, transA ? "true" : "false", transB ? "true" : "false", timing.threads, t, flops / t / 1e9,
+                     GemmKernel.forPrecision(matmulPrecision).name, m, k, n, transA ? "true" : "false", transB ? "true" : "false", timing.threads, t, flops / t / 1e9,
                      flops / all.max()! / 1e9, flops / all.min()! / 1e9))
     }
 }

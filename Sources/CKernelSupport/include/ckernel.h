@@ -39,6 +39,22 @@ void lmt_pack_transposed(const float *src, long lds, long rows, long cols, long 
 /// src: [rows, lds] row-major; dst: [rows, width].
 void lmt_pack_rows(const float *src, long lds, long rows, long cols, long width, float *dst);
 
+/// AMX-BF16 matrix products (amx_bf16.c). `lmt_amx_bf16_init` returns 1 when this CPU has AMX-TILE, AMX-BF16
+/// and AVX512-BF16 and the OS granted the tile state (call it before any other function here, once).
+int lmt_amx_bf16_init(void);
+/// Loads the tile configuration on the calling thread (before its kernel calls) and releases it.
+void lmt_amx_begin(void);
+void lmt_amx_end(void);
+/// One A sliver: op(A)[0..<rows, 0..<cols] (rows ≤ 32) as bf16 tiles [ceil(cols/32)][32][32], zero-padded.
+/// a: op(A)'s first element; op(A)[i][p] = trans ? a[p * lda + i] : a[i * lda + p].
+void lmt_bf16_pack_a(const float *a, long lda, int trans, long rows, long cols, uint16_t *dst);
+/// One B sliver: op(B)[0..<kc, 0..<cols] (cols ≤ 32) as bf16 VNNI tiles [ceil(kc/32)][2][16][16][2].
+/// op(B)[p][j] = trans ? b[j * ldb + p] : b[p * ldb + j].
+void lmt_bf16_pack_b(const float *b, long ldb, int trans, long kc, long cols, uint16_t *dst);
+/// C[32×32] = α·A·B + β·C over `chunks` packed k chunks (β = 0 never reads C); c has row stride ldc.
+void lmt_amx_kernel_32x32(long chunks, const uint16_t *a, const uint16_t *b, float *c, long ldc, float alpha,
+                          float beta);
+
 static inline int64_t lmt_load(const int64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 static inline void lmt_store(int64_t *p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 static inline int64_t lmt_add(int64_t *p, int64_t v) { return __atomic_add_fetch(p, v, __ATOMIC_ACQ_REL); }
