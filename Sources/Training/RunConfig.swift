@@ -27,10 +27,14 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     /// Weight snapshots kept in RUN/checkpoints for averaging (nil or 0: none). Optional so older runs' configs load.
     public var keepCheckpoints: Int? = nil
     public var threads = ProcessInfo.processInfo.activeProcessorCount
+    /// fp32 or bf16 (`MatmulPrecision`); optional so older runs' configs load (nil: fp32).
+    public var matmulPrecision: String? = nil
     /// Share of the corpus's last lines held out for validation when no --valid file is given.
     public var validFraction = 0.02
 
     public init() {}
+
+    public var precision: MatmulPrecision { matmulPrecision.flatMap(MatmulPrecision.init(rawValue:)) ?? .fp32 }
 
     public var kernelStyle: SmoothingStyle {
         switch smoothingStyle {
@@ -49,6 +53,10 @@ public struct TrainOptions: Codable, Sendable, Equatable {
         if !["uniform", "fairseq", "unigram"].contains(smoothingStyle) { return "--smoothing-style must be uniform, fairseq or unigram" }
         if !(0..<1).contains(validFraction) { return "the validation fraction must be in [0, 1)" }
         if threads < 1 { return "--threads must be at least 1" }
+        if let m = matmulPrecision, MatmulPrecision(rawValue: m) == nil { return "--matmul-precision must be fp32 or bf16" }
+        if !precision.isAvailable {
+            return "--matmul-precision \(precision.rawValue) needs AMX-BF16 (Intel Sapphire Rapids or later), which this CPU lacks; use --matmul-precision fp32"
+        }
         return nil
     }
 }

@@ -54,6 +54,9 @@ struct FitCommand: ParsableCommand {
     @Option(help: "Also keep the weights of the last N checkpoints in RUN/checkpoints (for `lmtrain average`).") var keepCheckpoints: Int = 0
     @Option var logEvery: Int = 10
     @Option var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: ArgumentHelp("Matrix products in fp32, or bf16: operands rounded to bfloat16, sums in FP32 (AMX-BF16 CPUs).",
+                               discussion: "Like PyTorch's fp32 matmul precision 'bf16': weights, activations and the optimizer stay FP32. With --resume, the run's own unless given."))
+    var matmulPrecision: MatmulPrecision?
     @Option var seed: UInt64 = 1337
 
     func validate() throws {
@@ -95,6 +98,8 @@ struct FitCommand: ParsableCommand {
             runDir = resume
             config = try RunConfig.load(run: runDir)
             config.train.threads = threads
+            if let matmulPrecision { config.train.matmulPrecision = matmulPrecision.rawValue }
+            if let p = config.train.problem { throw ValidationError(p) }
             tok = try TokenizerFile.load(runDir + "/" + config.tokenizer)
             guard tok.vocabularySize == config.model.vocabSize else {
                 throw TrainingError.vocabularyMismatch(tokenizer: tok.vocabularySize, model: config.model.vocabSize)
@@ -121,6 +126,7 @@ struct FitCommand: ParsableCommand {
             opts.seed = seed; opts.logEvery = logEvery; opts.evalEvery = evalEvery; opts.checkpointEvery = checkpointEvery
             opts.keepCheckpoints = keepCheckpoints > 0 ? keepCheckpoints : nil
             opts.threads = threads
+            opts.matmulPrecision = matmulPrecision?.rawValue
             if let p = opts.problem { throw ValidationError(p) }
             let model = modelConfig(vocabSize: tok.vocabularySize)
             config = RunConfig(model: model, train: opts, corpus: corpusPath,
@@ -144,7 +150,7 @@ struct FitCommand: ParsableCommand {
             let total = counts.reduce(0, +)
             prior = counts.map { Float($0 / total) }
         }
-        let model = GPT(config: config.model, pool: ThreadPool(threads: opts.threads))
+        let model = GPT(config: config.model, pool: ThreadPool(threads: opts.threads, matmulPrecision: opts.precision))
         let trainer = try Trainer(model: model, options: opts, run: runDir, train: train, valid: valid,
                                   eos: tok.id(of: .eos), prior: prior, resume: resume != nil)
         // Only now is this a run (a failure above leaves no config.json, so the directory stays usable).
@@ -152,7 +158,7 @@ struct FitCommand: ParsableCommand {
         let params = config.model.parameterCount
         printErr("model: \(params.formatted()) parameters (d \(config.model.dModel), \(config.model.layers) layers, \(config.model.heads) heads, context \(T), vocabulary \(config.model.vocabSize)); data: \(train.count.formatted()) training / \(valid.count.formatted()) validation tokens; ε = \(opts.smoothing) (\(opts.smoothingStyle))")
         let budgetText = opts.timeBudget.map { "time budget \(formatDuration($0))" } ?? "\(opts.steps!) steps"
-        printErr("training for \(budgetText), batch \(opts.batchSize)×\(T) tokens × \(opts.gradAccum), \(opts.threads) threads → \(runDir)")
+        printErr("training for \(budgetText), batch \(opts.batchSize)×\(T) tokens × \(opts.gradAccum), \(opts.threads) threads\(opts.precision == .bf16 ? ", bf16 matrix products" : "") → \(runDir)")
         try trainWithProgress(trainer, runDir: runDir)
     }
 }

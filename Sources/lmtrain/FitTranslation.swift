@@ -16,6 +16,8 @@ extension FitCommand {
             runDir = resume
             config = try TranslationRunConfig.load(run: runDir)
             config.train.threads = threads
+            if let matmulPrecision { config.train.matmulPrecision = matmulPrecision.rawValue }
+            if let p = config.train.problem { throw ValidationError(p) }
             tok = try TokenizerFile.load(runDir + "/" + config.tokenizer)
             guard tok.vocabularySize == config.model.vocabSize else {
                 throw TrainingError.vocabularyMismatch(tokenizer: tok.vocabularySize, model: config.model.vocabSize)
@@ -50,6 +52,7 @@ extension FitCommand {
             opts.seed = seed; opts.logEvery = logEvery; opts.evalEvery = evalEvery; opts.checkpointEvery = checkpointEvery
             opts.keepCheckpoints = keepCheckpoints > 0 ? keepCheckpoints : nil
             opts.threads = threads
+            opts.matmulPrecision = matmulPrecision?.rawValue
             opts.beta2 = 0.98   // Vaswani et al.'s β2 for translation
             var check = opts
             check.batchSize = 1
@@ -72,7 +75,7 @@ extension FitCommand {
             let total = counts.reduce(0, +)
             prior = counts.map { Float($0 / total) }
         }
-        let model = Seq2Seq(config: config.model, pool: ThreadPool(threads: opts.threads))
+        let model = Seq2Seq(config: config.model, pool: ThreadPool(threads: opts.threads, matmulPrecision: opts.precision))
         let task = try TranslationTask(model: model, train: trainData, valid: validData, tokenizer: tok,
                                        maxTokens: config.data.batchTokens, gradAccum: opts.gradAccum, seed: opts.seed,
                                        bleuSentences: config.data.bleuSentences)
@@ -81,7 +84,7 @@ extension FitCommand {
         let m = config.model
         printErr("model: \(m.parameterCount.formatted()) parameters (encoder–decoder, d \(m.dModel), \(m.encoderLayers)+\(m.decoderLayers) layers, \(m.heads) heads, vocabulary \(m.vocabSize)); data: \(trainData.count.formatted()) training pairs (\(trainData.targetTokens.formatted()) target tokens, \(task.buckets.batches.count) batches of ≤ \(config.data.batchTokens) tokens) / \(validData.count.formatted()) validation pairs; ε = \(opts.smoothing) (\(opts.smoothingStyle))")
         let budgetText = opts.timeBudget.map { "time budget \(formatDuration($0))" } ?? "\(opts.steps!) steps"
-        printErr("training for \(budgetText), \(opts.threads) threads → \(runDir)")
+        printErr("training for \(budgetText), \(opts.threads) threads\(opts.precision == .bf16 ? ", bf16 matrix products" : "") → \(runDir)")
         try trainWithProgress(trainer, runDir: runDir)
     }
 

@@ -14,12 +14,16 @@ struct TrainBench: ParsableCommand {
     @Option var context: Int = 128
     @Option var batchSize: Int = 16
     @Option var smoothing: Float = 0.1
+    @Option(help: "fp32, or bf16 (matrix-product operands rounded to bfloat16, FP32 sums; needs AMX-BF16).")
+    var matmulPrecision: MatmulPrecision = .fp32
     @OptionGroup var timing: BenchTiming
+
+    func validate() throws { try checkAvailable(matmulPrecision) }
 
     func run() throws {
         let cfg = GPTConfig(vocabSize: vocabSize, context: context, dModel: dModel, layers: layers, heads: heads, dropout: 0)
         if let p = cfg.problem { throw ValidationError(p) }
-        let model = GPT(config: cfg, pool: ThreadPool(threads: timing.threads))
+        let model = GPT(config: cfg, pool: ThreadPool(threads: timing.threads, matmulPrecision: matmulPrecision))
         model.initialize(seed: 1)
         let opt = AdamW(layout: model.layout)
         let N = batchSize * context
@@ -40,7 +44,7 @@ struct TrainBench: ParsableCommand {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let flops = cfg.trainingFlopsPerToken(sequence: context) * Double(N)
-        print(String(format: "{\"bench\": \"train\", \"params\": %d, \"threads\": %d, \"step_s\": %.5f, \"train_tokens_per_s\": %.1f, \"eval_tokens_per_s\": %.1f, \"gflops\": %.2f, \"peak_rss_mb\": %.1f}",
-                     cfg.parameterCount, timing.threads, t, Double(N) / t, Double(N) / te, flops / t / 1e9, Double(usage.ru_maxrss) / 1024))
+        print(String(format: "{\"bench\": \"train\", \"params\": %d, \"matmul_precision\": \"%@\", \"threads\": %d, \"step_s\": %.5f, \"train_tokens_per_s\": %.1f, \"eval_tokens_per_s\": %.1f, \"gflops\": %.2f, \"peak_rss_mb\": %.1f}",
+                     cfg.parameterCount, matmulPrecision.rawValue, timing.threads, t, Double(N) / t, Double(N) / te, flops / t / 1e9, Double(usage.ru_maxrss) / 1024))
     }
 }

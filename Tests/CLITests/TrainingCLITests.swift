@@ -61,6 +61,7 @@ import Testing
         try check(["fit", tiny, "--output", "/proc/lmtrain-forbidden/run"], says: "cannot write to")
         try check(["fit", tiny, "--output", run, "--preset", "tiny", "--heads", "3"], says: "not divisible by heads")
         try check(["fit", tiny, "--output", run, "--time", "soon"], says: "is not a duration")
+        try check(["fit", tiny, "--output", run, "--matmul-precision", "fp16"], says: "'fp16' is invalid for '--matmul-precision")
         #expect(!FileManager.default.fileExists(atPath: run + "/config.json"), "a failed fit left a run behind")
         try check(["fit", tiny, "--output", run, "--preset", "tiny", "--context", "16", "--steps", "30", "--lr", "10000",
                    "--clip", "0", "--vocab-size", "400", "--batch-size", "4"], says: "is not finite")
@@ -84,6 +85,30 @@ import Testing
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: model))
         try check(["eval", good, tiny], says: "corrupt or truncated")
         try check(["generate", good, "--prompt", "x"], says: "corrupt or truncated")
+    }
+}
+
+@Suite struct MatmulPrecisionCLITests {
+    /// bf16 products where the CPU has AMX-BF16 (recorded in the run, kept on resume); a one-line refusal where
+    /// it has not.
+    @Test func bf16WhereAvailableAndAClearRefusalElsewhere() throws {
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = dir.appendingPathComponent("run").path
+        let tiny = repoRoot.appendingPathComponent("corpora/tiny/tiny.txt").path
+        let args = ["fit", tiny, "--output", run, "--preset", "tiny", "--context", "16", "--steps", "4",
+                    "--vocab-size", "400", "--batch-size", "4", "--matmul-precision", "bf16", "--checkpoint-every", "2"]
+        let hasAMX = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.contains(" amx_bf16") ?? false
+        let r = try CLITests.run(args)
+        guard hasAMX else {
+            #expect(isCleanFailure(r) && r.stderr.contains("needs AMX-BF16"), "\(r.stderr)")
+            return
+        }
+        #expect(r.status == 0 && r.stderr.contains("bf16 matrix products"), "\(r.stderr)")
+        let config = try String(contentsOfFile: run + "/config.json", encoding: .utf8)
+        #expect(config.contains("\"matmulPrecision\" : \"bf16\""), "\(config)")
+        let again = try CLITests.run(["fit", "--resume", run])
+        #expect(again.status == 0 && again.stderr.contains("done at step 4"), "\(again.stderr)")
     }
 }
 
