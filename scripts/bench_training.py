@@ -5,6 +5,11 @@ PyTorch model: pre-LN GPT with learned positions, GELU (tanh), tied embeddings, 
 (causal), AdamW, cross_entropy(label_smoothing=0.1), gradient clipping; dropout 0 on both sides.
 Each measurement runs in a fresh process (so its peak RSS is its own): median step time over --repeats steps
 after warm-up. Writes the training section of BENCHMARKS.md.
+
+Two precisions, each against its PyTorch counterpart: FP32 (both sides plain FP32), and, where the CPU has
+AMX-BF16, lmtrain's `--matmul-precision bf16` (matrix-product operands rounded to bfloat16, FP32 sums; all else
+FP32) against PyTorch under torch.autocast("cpu", dtype=torch.bfloat16), which runs its matrix products in bf16
+on the same AMX units (and keeps more in bf16 besides).
 """
 import argparse
 import json
@@ -19,7 +24,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 CONFIGS = {"A": dict(V=8192, d=256, L=4, H=4, T=128, B=16), "B": dict(V=8192, d=512, L=6, H=8, T=128, B=8)}
 
 
-def torch_worker(cfg, threads, repeats):
+def torch_worker(cfg, threads, repeats, precision):
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
@@ -61,7 +66,9 @@ def torch_worker(cfg, threads, repeats):
 
     def step():
         opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(idx).view(-1, V), tgt.view(-1), label_smoothing=0.1)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            logits = model(idx)
+        loss = F.cross_entropy(logits.float().view(-1, V), tgt.view(-1), label_smoothing=0.1)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -79,9 +86,9 @@ def torch_worker(cfg, threads, repeats):
                       "params": sum(p.numel() for p in model.parameters()), "torch": torch.__version__}))
 
 
-def run_torch(name, threads, repeats):
+def run_torch(name, threads, repeats, precision):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    out = subprocess.run([sys.executable, __file__, "--worker", name, str(threads), str(repeats)], env=env,
+    out = subprocess.run([sys.executable, __file__, "--worker", name, str(threads), str(repeats), precision], env=env,
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -89,30 +96,36 @@ def run_torch(name, threads, repeats):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=10)
-    ap.add_argument("--worker", nargs=3)
+    ap.add_argument("--worker", nargs=4)
     args = ap.parse_args()
     if args.worker:
-        name, threads, repeats = args.worker
-        torch_worker(CONFIGS[name], int(threads), int(repeats))
+        name, threads, repeats, precision = args.worker
+        torch_worker(CONFIGS[name], int(threads), int(repeats), precision)
         return
-    from bench_common import lmtrain_json, machine_line, write_section
+    from bench_common import LMTRAIN, lmtrain_json, machine_line, write_section
+    # bf16 rows only where lmtrain can run them (AMX-BF16); elsewhere the FP32 rows alone.
+    probe = subprocess.run([LMTRAIN, "bench", "train", "--d-model", "32", "--layers", "1", "--heads", "1", "--vocab-size", "300",
+                    "--context", "8", "--batch-size", "1", "--repeats", "1", "--warmup", "0", "--matmul-precision", "bf16"],
+                   capture_output=True, text=True)
+    precisions = ["fp32", "bf16"] if probe.returncode == 0 else ["fp32"]
     rows = []
-    for name, c in CONFIGS.items():
-        for threads in (1, 2):
-            ours = lmtrain_json(["bench", "train", "--vocab-size", str(c["V"]), "--d-model", str(c["d"]), "--layers", str(c["L"]),
-                                 "--heads", str(c["H"]), "--context", str(c["T"]), "--batch-size", str(c["B"]),
-                                 "--threads", str(threads), "--repeats", str(args.repeats)])
-            theirs = run_torch(name, threads, args.repeats)
-            rows.append((name, threads, ours, theirs))
-            print(name, threads, ours, theirs, flush=True)
-    table = ["| config | threads | lmtrain tok/s | PyTorch tok/s | speed ratio | lmtrain model GFLOP/s | lmtrain peak RSS | PyTorch peak RSS | RSS ratio |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    peak = {1: 0.0, 2: 0.0}
-    for name, threads, o, t in rows:
-        table.append(f"| {name} | {threads} | {o['train_tokens_per_s']:,.0f} | {t['train_tokens_per_s']:,.0f} | "
+    for precision in precisions:
+        for name, c in CONFIGS.items():
+            for threads in (1, 2):
+                ours = lmtrain_json(["bench", "train", "--vocab-size", str(c["V"]), "--d-model", str(c["d"]), "--layers", str(c["L"]),
+                                     "--heads", str(c["H"]), "--context", str(c["T"]), "--batch-size", str(c["B"]),
+                                     "--threads", str(threads), "--repeats", str(args.repeats), "--matmul-precision", precision])
+                theirs = run_torch(name, threads, args.repeats, precision)
+                rows.append((precision, name, threads, ours, theirs))
+                print(precision, name, threads, ours, theirs, flush=True)
+    table = ["| precision | config | threads | lmtrain tok/s | PyTorch tok/s | speed ratio | lmtrain model GFLOP/s | lmtrain peak RSS | PyTorch peak RSS | RSS ratio |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for precision, name, threads, o, t in rows:
+        label = "FP32" if precision == "fp32" else "bf16 (PyTorch: autocast)"
+        table.append(f"| {label} | {name} | {threads} | {o['train_tokens_per_s']:,.0f} | {t['train_tokens_per_s']:,.0f} | "
                      f"{o['train_tokens_per_s'] / t['train_tokens_per_s']:.2f}× | {o['gflops']:.0f} GFLOP/s | "
                      f"{o['peak_rss_mb']:.0f} MB | {t['peak_rss_mb']:.0f} MB | {o['peak_rss_mb'] / t['peak_rss_mb']:.2f}× |")
-    torch_version = rows[0][3]["torch"]
+    torch_version = rows[0][4]["torch"]
     md = f"""## Language-model training speed
 
 Command: `scripts/bench training` (runs `scripts/bench_training.py --repeats {args.repeats}`)
@@ -123,7 +136,11 @@ label_smoothing=0.1, clipping; dropout 0), thread count set with torch.set_num_t
 median step time over {args.repeats} steps after 3 warm-up steps, in a fresh process (peak RSS is that process's
 maximum resident set). Config A: V 8192, d 256, 4 layers, 4 heads, T 128, B 16 (5.3 M parameters);
 config B: V 8192, d 512, 6 layers, 8 heads, T 128, B 8 (23.2 M). "Model GFLOP/s" counts
-6 FLOPs per parameter per token plus attention (6·L·T·d); as a utilisation, compare it with the GEMM rates above (about 130 GFLOP/s on one thread, 220 on two).
+6 FLOPs per parameter per token plus attention (6·L·T·d); as a utilisation, compare it with the GEMM rates above (about 130 GFLOP/s on one thread, 220 on two, in FP32).
+bf16 rows: lmtrain `--matmul-precision bf16` (operands of every large matrix product rounded to bfloat16 as they
+are packed, sums in FP32 on AMX tiles; weights, activations, loss and optimizer FP32) against PyTorch with the
+forward under `torch.autocast("cpu", dtype=torch.bfloat16)` (its matrix products in bf16 on the same AMX units;
+the loss in FP32).
 
 {chr(10).join(table)}
 """

@@ -180,6 +180,8 @@ public func sgemmSerial(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alph
     if m == 0 || n == 0 { return }
     if k == 0 || alpha == 0 { scaleC(m: m, n: n, beta: beta, c: c, ldc: ldc); return }
     var next = 0
+    kernel.begin?()
+    defer { kernel.end?() }
     gemmWorker(tid: 0, threads: 1, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
                a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: nil, geluOut: nil, geluGradInput: nil, kernel: kernel,
                packedA: scratch.packedA, packedB: scratch.packedB,
