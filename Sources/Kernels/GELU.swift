@@ -28,10 +28,14 @@ func geluSpan(out: UnsafeMutablePointer<Float>,   // [count]
         store8(h * x * (1 + vtanh(u)), out + i)
         i += 8
     }
-    while i < count {
-        let x = input[i]
-        out[i] = 0.5 * x * (1 + Foundation.tanh(geluScale * (x + 0.044715 * x * x * x)))
-        i += 1
+    if i < count {
+        // The tail through the same vector formula, so a value never depends on where its span was cut: the
+        // model recomputes GELU in backward with other cuts than the GEMM epilogue's tiles used in forward.
+        var x = SIMD8<Float>(repeating: 0)
+        for j in 0..<(count - i) { x[j] = input[i + j] }
+        let u = c * x.addingProduct(k * x, x * x)
+        let y = h * x * (1 + vtanh(u))
+        for j in 0..<(count - i) { out[i + j] = y[j] }
     }
 }
 

@@ -111,16 +111,20 @@ public final class GPT {
             func reserve(_ n: Int) -> Int { sizes.append((n + 15) / 16 * 16); return sizes.count - 1 }
             let iEnc = reserve(N * C)
             var perLayer: [[Int]] = []
+            // The projections' outputs (before the residual add) and GELU(fch) are read only in forward, right
+            // after they are written: one buffer each serves every layer (GELU(fch) shares the backward's [N, 4C]
+            // scratch; mlpBackward recomputes it). That is about a third of the activation memory.
+            let iProj = reserve(N * C), iD4c2 = reserve(N * 4 * C)
             for _ in 0..<L {
                 perLayer.append([reserve(N * C), reserve(N), reserve(N), reserve(N * 3 * C), reserve(N * C),
-                                 reserve(B * H * T * T), reserve(N * C), reserve(N * C),
-                                 reserve(N * C), reserve(N), reserve(N), reserve(N * 4 * C), reserve(N * 4 * C),
-                                 reserve(N * C), reserve(N * C)])
+                                 reserve(B * H * T * T), iProj, reserve(N * C),
+                                 reserve(N * C), reserve(N), reserve(N), reserve(N * 4 * C), iD4c2,
+                                 iProj, reserve(N * C)])
             }
             let iLnf = reserve(N * C), iLnfM = reserve(N), iLnfR = reserve(N)
             let iLogits = reserve(min(N, 256) * V)
             let iDres = reserve(N * C), iDtmp = reserve(N * C), iDlnf = reserve(N * C), iDatty = reserve(N * C)
-            let iDqkv = reserve(N * 3 * C), iD4c2 = reserve(N * 4 * C)
+            let iDqkv = reserve(N * 3 * C)
             var offsets: [Int] = []
             var total = 0
             for s in sizes { offsets.append(total); total += s }

@@ -38,14 +38,15 @@ struct AttentionActivations {
     let kv: UnsafeMutablePointer<Float>?             // cross only: [B·Tk, 2C]
     let atty: UnsafeMutablePointer<Float>            // [N, C]
     let probs: UnsafeMutablePointer<Float>           // [B, H, Tq, Tk]
-    let proj: UnsafeMutablePointer<Float>            // [N, C]
+    let proj: UnsafeMutablePointer<Float>            // [N, C], forward only (may be shared between layers)
     let out: UnsafeMutablePointer<Float>             // [N, C]
 }
 
 struct MLPActivations {
     let ln, mean, rstd: UnsafeMutablePointer<Float>  // [N, C], [N], [N]
-    let fch, fchGelu: UnsafeMutablePointer<Float>    // [N, 4C]
-    let proj: UnsafeMutablePointer<Float>            // [N, C]
+    let fch: UnsafeMutablePointer<Float>             // [N, 4C]
+    let fchGelu: UnsafeMutablePointer<Float>         // [N, 4C], forward only (may be shared between layers)
+    let proj: UnsafeMutablePointer<Float>            // [N, C], forward only (may be shared between layers)
     let out: UnsafeMutablePointer<Float>             // [N, C]
 }
 
@@ -182,8 +183,12 @@ func mlpBackward(_ w: MLPWeights, _ dw: MLPWeights, _ a: MLPActivations,
                  dres: UnsafeMutablePointer<Float>,                // [N, C], accumulated into
                  s: SublayerScratch, N: Int, C: Int, dropout: DropoutSite, pool: ThreadPool) {
     let dproj = branchGradient(dres, count: N * C, site: dropout, scratch: s.dtmp, pool: pool)
+    // GELU(fch) is not kept per layer (at [N, 4C] it would be the largest activation): recompute it into the
+    // scratch that then receives ∂loss/∂fch. linearBackward's weight product, which reads it, is finished
+    // before its input product overwrites it.
+    geluForward(out: s.d4c2, input: a.fch, count: N * 4 * C, pool: pool)
     // ∂loss/∂fch in one product: its epilogue applies GELU'(fch) to each tile of ∂loss/∂GELU(fch).
-    linearBackward(dinput: s.d4c2, dweight: dw.projw, dbias: dw.projb, dout: dproj, input: a.fchGelu, weight: w.projw,
+    linearBackward(dinput: s.d4c2, dweight: dw.projw, dbias: dw.projb, dout: dproj, input: s.d4c2, weight: w.projw,
                    geluInput: a.fch, N: N, In: 4 * C, Out: C, pool: pool)
     linearBackward(dinput: s.dtmp, dweight: dw.fcw, dbias: dw.fcb, dout: s.d4c2, input: a.ln, weight: w.fcw,
                    N: N, In: C, Out: 4 * C, pool: pool)
