@@ -53,6 +53,11 @@ public struct TrainOptions: Codable, Sendable, Equatable {
         if !["uniform", "fairseq", "unigram"].contains(smoothingStyle) { return "--smoothing-style must be uniform, fairseq or unigram" }
         if !(0..<1).contains(validFraction) { return "the validation fraction must be in [0, 1)" }
         if threads < 1 { return "--threads must be at least 1" }
+        return precisionProblem
+    }
+
+    /// What is wrong with the matmul precision, if anything (checked on its own when a run resumes).
+    public var precisionProblem: String? {
         if let m = matmulPrecision, MatmulPrecision(rawValue: m) == nil { return "--matmul-precision must be fp32 or bf16" }
         if !precision.isAvailable {
             return "--matmul-precision \(precision.rawValue) needs AMX-BF16 (Intel Sapphire Rapids or later), which this CPU lacks; use --matmul-precision fp32"

@@ -99,7 +99,7 @@ struct FitCommand: ParsableCommand {
             config = try RunConfig.load(run: runDir)
             config.train.threads = threads
             if let matmulPrecision { config.train.matmulPrecision = matmulPrecision.rawValue }
-            if let p = config.train.problem { throw ValidationError(p) }
+            if let p = config.train.precisionProblem { throw ValidationError(p) }
             tok = try TokenizerFile.load(runDir + "/" + config.tokenizer)
             guard tok.vocabularySize == config.model.vocabSize else {
                 throw TrainingError.vocabularyMismatch(tokenizer: tok.vocabularySize, model: config.model.vocabSize)
