@@ -26,7 +26,6 @@ struct GemmBF16Tests {
                                  65504, 1e38, -0.0, 0.1]
         let a = Buffer(specials + specials)
         var fast = [UInt16](repeating: 0xFFFF, count: 1024), ref = fast
-        lmt_amx_begin(); defer { lmt_amx_end() }
         lmt_bf16_pack_a(a.p, 32, 0, 1, 32, &fast)
         packBF16ANaive(a: a.p, lda: 32, trans: false, rows: 1, cols: 32, dst: &ref)
         #expect(fast == ref)
