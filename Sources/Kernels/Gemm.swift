@@ -43,6 +43,10 @@ public enum MatmulPrecision: String, Sendable, CaseIterable {
 
     /// Whether this CPU can compute products at this precision.
     public var isAvailable: Bool { self == .fp32 || GemmKernel.amxBF16 != nil }
+    /// Why this CPU cannot, as a one-line message for the command line (nil when it can).
+    public var unavailableReason: String? {
+        isAvailable ? nil : "--matmul-precision \(rawValue) needs AMX-BF16 (Intel Sapphire Rapids or later), which this CPU lacks; use --matmul-precision fp32"
+    }
 }
 
 /// A register-tile micro-kernel and the cache blocking that suits it.

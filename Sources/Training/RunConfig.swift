@@ -59,10 +59,7 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     /// What is wrong with the matmul precision, if anything (checked on its own when a run resumes).
     public var precisionProblem: String? {
         if let m = matmulPrecision, MatmulPrecision(rawValue: m) == nil { return "--matmul-precision must be fp32 or bf16" }
-        if !precision.isAvailable {
-            return "--matmul-precision \(precision.rawValue) needs AMX-BF16 (Intel Sapphire Rapids or later), which this CPU lacks; use --matmul-precision fp32"
-        }
-        return nil
+        return precision.unavailableReason
     }
 }
 

@@ -30,9 +30,7 @@ extension MatmulPrecision: ExpressibleByArgument {}
 
 /// Refuses a matmul precision this CPU cannot run, saying what to use instead.
 func checkAvailable(_ precision: MatmulPrecision) throws {
-    if !precision.isAvailable {
-        throw ValidationError("--matmul-precision \(precision.rawValue) needs AMX-BF16 (Intel Sapphire Rapids or later), which this CPU lacks; use --matmul-precision fp32")
-    }
+    if let reason = precision.unavailableReason { throw ValidationError(reason) }
 }
 
 /// Random floats in [-1, 1) from a seeded generator.

@@ -75,14 +75,9 @@ struct GemmBF16Tests {
                 let pool = Self.pools[Int.random(in: 0..<3, using: &rng)]
                 sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a.p, lda: lda,
                       b: b.p, ldb: ldb, beta: beta, c: c.p, ldc: ldc, pool: pool)
-                var worst: Float = 0, untouched = true
-                for i in 0..<m {
-                    for j in 0..<n {
-                        let x = c[i * ldc + j], y = ref[i * ldc + j]
-                        worst = max(worst, x.isNaN ? .infinity : abs(x - y) / (2e-6 * Float(k) + 2e-5 * abs(y)))
-                    }
-                    for j in n..<ldc where beta != 0 && c[i * ldc + j] != c0[i * ldc + j] { untouched = false }
-                }
+                let worst = worstError(c, ref, rows: m, cols: n, ld: ldc, atol: 2e-6 * Float(k), rtol: 2e-5)
+                var untouched = true
+                for i in 0..<m { for j in n..<ldc where beta != 0 && c[i * ldc + j] != c0[i * ldc + j] { untouched = false } }
                 #expect(worst <= 1, "seed \(seed) m \(m) n \(n) k \(k) α \(alpha) β \(beta) threads \(pool.threadCount): \(worst)")
                 #expect(untouched, "seed \(seed): padding of C was written")
             }

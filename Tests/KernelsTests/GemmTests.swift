@@ -38,11 +38,7 @@ import CKernelSupport
                 sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a.p, lda: lda,
                       b: b.p, ldb: ldb, beta: beta, c: c.p, ldc: ldc, pool: pool, kernel: kernel)
                 // Compare the m×n block only: padding columns are not part of C.
-                var worst: Float = 0
-                for i in 0..<m { for j in 0..<n {
-                    let x = c[i * ldc + j], y = ref[i * ldc + j]
-                    worst = max(worst, x.isNaN || y.isNaN ? .infinity : abs(x - y) / (1e-5 * Float(k) + 1e-4 * abs(y)))
-                }}
+                let worst = worstError(c, ref, rows: m, cols: n, ld: ldc, atol: 1e-5 * Float(k), rtol: 1e-4)
                 #expect(worst <= 1, "seed \(seed) m \(m) n \(n) k \(k) α \(alpha) β \(beta) threads \(pool.threadCount) kernel \(kernel.name): \(worst)")
                 // Padding columns must be untouched.
                 if pad > 0 {
@@ -154,13 +150,8 @@ import CKernelSupport
                 sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a.p, lda: k, b: b.p, ldb: n,
                       beta: 0, c: c.p, ldc: ldc, bias: bias.p, geluOut: g.p,
                       pool: pools[Int.random(in: 0..<2, using: &rng)], kernel: kernel)
-                var worstC: Float = 0, worstG: Float = 0
-                for i in 0..<m { for j in 0..<n {
-                    let x = c[i * ldc + j], y = ref[i * ldc + j]
-                    worstC = max(worstC, x.isNaN ? .infinity : abs(x - y) / (1e-5 * Float(k) + 1e-4 * abs(y)))
-                    let gx = g[i * ldc + j], gy = refGelu[i * ldc + j]
-                    worstG = max(worstG, gx.isNaN ? .infinity : abs(gx - gy) / (1e-5 * Float(k) + 1e-4 * abs(gy)))
-                }}
+                let worstC = worstError(c, ref, rows: m, cols: n, ld: ldc, atol: 1e-5 * Float(k), rtol: 1e-4)
+                let worstG = worstError(g, refGelu, rows: m, cols: n, ld: ldc, atol: 1e-5 * Float(k), rtol: 1e-4)
                 #expect(worstC <= 1 && worstG <= 1, "seed \(seed) \(m)×\(n)×\(k) \(kernel.name): C \(worstC), GELU \(worstG)")
             }
         }}}
@@ -185,11 +176,7 @@ import CKernelSupport
                 c.poison()
                 sgemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: a.p, lda: k, b: b.p, ldb: k,
                       beta: 0, c: c.p, ldc: ldc, geluGradInput: x.p, pool: pools[Int.random(in: 0..<2, using: &rng)], kernel: kernel)
-                var worst: Float = 0
-                for i in 0..<m { for j in 0..<n {
-                    let u = c[i * ldc + j], v = ref[i * ldc + j]
-                    worst = max(worst, u.isNaN ? .infinity : abs(u - v) / (1e-5 * Float(k) + 1e-4 * abs(v)))
-                }}
+                let worst = worstError(c, ref, rows: m, cols: n, ld: ldc, atol: 1e-5 * Float(k), rtol: 1e-4)
                 #expect(worst <= 1, "seed \(seed) \(m)×\(n)×\(k) \(kernel.name): \(worst)")
             }
         }}}

@@ -40,6 +40,19 @@ func worstError(_ a: Buffer, _ b: Buffer, atol: Float, rtol: Float) -> Float {
     return worst
 }
 
+/// The same over the rows × cols block of two matrices with row stride ld (padding columns are not compared).
+func worstError(_ a: Buffer, _ b: Buffer, rows: Int, cols: Int, ld: Int, atol: Float, rtol: Float) -> Float {
+    var worst: Float = 0
+    for i in 0..<rows {
+        for j in 0..<cols {
+            let x = a[i * ld + j], y = b[i * ld + j]
+            if x.isNaN || y.isNaN { return .infinity }
+            worst = max(worst, abs(x - y) / (atol + rtol * abs(y)))
+        }
+    }
+    return worst
+}
+
 func worstError(_ a: [Float], _ b: [Float], atol: Float, rtol: Float) -> Float {
     worstError(Buffer(a), Buffer(b), atol: atol, rtol: rtol)
 }
