@@ -1,8 +1,14 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.2
 import PackageDescription
 
 // Kernels are compiled for AVX2 + FMA: without a CPU flag Swift lowers SIMD `.addingProduct` to scalar
-// `fmaf` calls (~100x slower). `haswell` is the portable x86-64 baseline that has both.
+// `fmaf` calls (~100x slower). `haswell` is the portable x86-64 baseline that has both. `-Ounchecked` keeps the
+// kernels optimised in a debug build of a package that depends on lmtrain, where they would otherwise run at
+// -Onone; it is confined to these two targets, whose code works on raw pointers and has no preconditions.
+//
+// Since SwiftPM 6.2 a package whose manifest says tools version 6.2 or later may use unsafeFlags and still be
+// depended on by version (before, SwiftPM refused such products in dependencies); `ConsumerPackageTests`
+// builds a package that depends on this one by URL and version to keep that true.
 let kernelFlags: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked", "-target-cpu", "haswell"]),
 ]
@@ -13,12 +19,19 @@ let avx512Flags: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked", "-target-cpu", "skylake-avx512"]),
 ]
 
+/// Targets without raw-pointer worker pools are checked by the Swift 6 concurrency model.
+let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
 let package = Package(
     name: "lmtrain",
-    platforms: [.macOS(.v13)],
     products: [
         .executable(name: "lmtrain", targets: ["lmtrain"]),
+        // What other Swift packages can use: the tokenizer, a run loaded for inference, decoding (beam search,
+        // sampling, translation) and the metrics.
         .library(name: "Tokenizer", targets: ["Tokenizer"]),
+        .library(name: "Runs", targets: ["Runs"]),
+        .library(name: "Decoding", targets: ["Decoding"]),
+        .library(name: "Evaluation", targets: ["Evaluation"]),
         .library(name: "Kernels", targets: ["Kernels"]),
     ],
     dependencies: [
@@ -28,39 +41,43 @@ let package = Package(
         // MARK: - C shims
         .target(
             name: "CICU",
-            cSettings: [.unsafeFlags(["-O2"])],
             linkerSettings: [.linkedLibrary("icuuc"), .linkedLibrary("icudata")]
         ),
+        // -O2 in every configuration: the GEMM's packing transposes and the AMX kernel live here.
         .target(name: "CKernelSupport", cSettings: [.unsafeFlags(["-O2"])]),
 
-        // MARK: - Libraries
-        .target(name: "Tokenizer", dependencies: ["CICU"]),
+        // MARK: - Libraries (the DAG is drawn in README's layout section)
+        .target(name: "FileIO", swiftSettings: swift6),
+        .target(name: "Tokenizer", dependencies: ["CICU", "FileIO"]),
         .target(name: "KernelsAVX512", dependencies: ["CKernelSupport"], swiftSettings: avx512Flags),
         .target(name: "Kernels", dependencies: ["CKernelSupport", "KernelsAVX512"], swiftSettings: kernelFlags),
-        .target(name: "Model", dependencies: ["Kernels"], swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
-        .target(name: "Training", dependencies: ["Model", "Kernels", "Tokenizer", "Decoding", "Evaluation"]),
-        .target(name: "Decoding", dependencies: ["Model", "Kernels"]),
-        .target(name: "Evaluation"),
+        .target(name: "Model", dependencies: ["Kernels"]),
+        .target(name: "Datasets", dependencies: ["Tokenizer", "FileIO", "Kernels"]),
+        .target(name: "Runs", dependencies: ["Model", "Tokenizer", "Datasets", "FileIO"]),
+        .target(name: "Evaluation", dependencies: ["Model", "Kernels", "Datasets"]),
+        .target(name: "Decoding", dependencies: ["Model", "Kernels", "Tokenizer", "Datasets", "Evaluation", "Runs"]),
+        .target(name: "Training", dependencies: ["Runs", "Model", "Kernels", "Tokenizer", "Datasets", "Evaluation", "FileIO"]),
 
         // MARK: - Executables
         .executableTarget(
             name: "lmtrain",
             dependencies: [
-                "Tokenizer", "Kernels", "Model", "Training", "Decoding", "Evaluation",
+                "Tokenizer", "Kernels", "Model", "Datasets", "Runs", "Training", "Decoding", "Evaluation", "FileIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         // MARK: - Tests
-        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernelSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "Training"], exclude: ["Fixtures"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Kernels", "Tokenizer", "Evaluation"]),
-        .testTarget(name: "DecodingTests", dependencies: ["Decoding", "Model", "Kernels"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
-        .testTarget(name: "CLITests", dependencies: []),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "FileIO", "TestSupport"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernelSupport", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Training", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Runs", "Datasets", "Model", "Kernels", "Tokenizer", "Evaluation", "Decoding", "TestSupport"]),
+        .testTarget(name: "DecodingTests", dependencies: ["Decoding", "Model", "Kernels", "TestSupport"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport"], exclude: ["Consumer"]),
     ],
-    // Swift 5 mode: kernels share raw pointers with a worker pool, which the Swift 6 checker cannot
+    // Swift 5 mode by default: kernels share raw pointers with a worker pool, which the Swift 6 checker cannot
     // prove safe; the data races it guards against are excluded by the kernels' row partitioning.
     swiftLanguageModes: [.v5]
 )

@@ -34,7 +34,7 @@ public enum GemmPacking: Sendable {
 
 /// The precision of the products sgemm computes, chosen per thread pool (see `ThreadPool.matmulPrecision`):
 /// the counterpart of PyTorch's `torch.backends.mkldnn.matmul.fp32_precision` / oneDNN's fpmath mode.
-public enum MatmulPrecision: String, Sendable, CaseIterable {
+public enum MatmulPrecision: String, Sendable, CaseIterable, Codable {
     /// FP32 operands, FP32 products and sums.
     case fp32
     /// Operands rounded to bfloat16 (8 significant bits) as they are packed, products summed in FP32 on

@@ -1,3 +1,4 @@
+import FileIO
 import Foundation
 
 /// Export to Hugging Face `tokenizers`: `tokenizer.json` (BPE model with byte fallback, merges as pairs),
@@ -62,7 +63,7 @@ public enum HuggingFaceExport {
         """
         let dir = URL(fileURLWithPath: directory)
         do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
-            throw TokenizerError.unreadable(directory, reason: "cannot create the directory")
+            throw FileError.unwritable(directory, reason: "cannot create the directory")
         }
         try writeAtomically(Data(json.utf8), to: dir.appendingPathComponent("tokenizer.json").path)
         let vocabJSON = "{\n" + v.pieces.enumerated().map { "  \(jsonQuoted($1)): \($0)" }.joined(separator: ",\n") + "\n}\n"

@@ -1,10 +1,6 @@
 /// Errors a user can fix. Each description is one line: what is wrong, then what to do.
 public enum TokenizerError: Error, CustomStringConvertible, Equatable {
-    case fileNotFound(String)
-    case isDirectory(String)
-    case unreadable(String, reason: String)
     case emptyCorpus([String])
-    case invalidUTF8(file: String, line: Int)
     case vocabularyTooSmall(requested: Int, minimum: Int)
     case corruptTokenizerFile(String, reason: String)
     case unsupportedVersion(String, found: Int, supported: Int)
@@ -13,16 +9,8 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case .fileNotFound(let p):
-            return "file not found: \(p) (check the path)"
-        case .isDirectory(let p):
-            return "\(p) is a directory, not a text file (pass the files inside it)"
-        case .unreadable(let p, let reason):
-            return "cannot read \(p): \(reason) (check its permissions)"
         case .emptyCorpus(let files):
             return "no text to train on in \(files.joined(separator: ", ")) (the files are empty or hold only blank lines)"
-        case .invalidUTF8(let file, let line):
-            return "\(file):\(line): invalid UTF-8 (convert the file to UTF-8, e.g. with iconv -f LATIN1 -t UTF-8)"
         case .vocabularyTooSmall(let requested, let minimum):
             return "vocabulary size \(requested) is too small: 256 byte tokens, the special tokens and the space marker need \(minimum) (pass --vocab-size \(minimum) or more)"
         case .corruptTokenizerFile(let p, let reason):

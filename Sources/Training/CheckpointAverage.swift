@@ -1,5 +1,6 @@
 import Foundation
 import Model
+import Runs
 
 /// Checkpoint averaging (Vaswani et al. 2017; fairseq's average_checkpoints): the element-wise mean of the
 /// weights of the last few checkpoints of one run. Late in training the weights wander around a minimum;
@@ -9,18 +10,18 @@ public enum CheckpointAverage {
     /// arithmetic) and writes the mean atomically to `output`, with the last file's metadata plus
     /// "averaged_steps". Sums are kept in Double, so the mean is rounded to Float once, not once per file.
     public static func average(paths: [String], to output: String) throws {
-        guard let lastPath = paths.last else { throw TrainingError.invalidOption("nothing to average: no checkpoint files given") }
+        guard let lastPath = paths.last else { throw RunError.invalidOption("nothing to average: no checkpoint files given") }
         let files: [SafeTensors]
-        do { files = try paths.map { try SafeTensors(path: $0) } } catch { throw TrainingError.badCheckpoint("\(error)") }
+        do { files = try paths.map { try SafeTensors(path: $0) } } catch { throw RunError.badCheckpoint("\(error)") }
         let last = files.last!
         let names = last.entries.keys.sorted()
         for f in files {
             guard f.metadata["format"] == last.metadata["format"], sameJSON(f.metadata["config"], last.metadata["config"]) else {
-                throw TrainingError.invalidOption("\(f.path) is from a different model than \(lastPath): average checkpoints of one run only")
+                throw RunError.invalidOption("\(f.path) is from a different model than \(lastPath): average checkpoints of one run only")
             }
             guard f.entries.keys.sorted() == names,
                   names.allSatisfy({ f.entries[$0]!.shape == last.entries[$0]!.shape && f.entries[$0]!.dtype == .f32 }) else {
-                throw TrainingError.invalidOption("\(f.path) does not have the same F32 tensors and shapes as \(lastPath): average checkpoints of one run only")
+                throw RunError.invalidOption("\(f.path) does not have the same F32 tensors and shapes as \(lastPath): average checkpoints of one run only")
             }
         }
         var means: [[Float]] = []
@@ -40,7 +41,7 @@ public enum CheckpointAverage {
             try SafeTensors.serialize(zip(names, ptrs).map { SafeTensors.Tensor($0, shape: last.entries[$0]!.shape, floats: $1) },
                                       metadata: meta)
         }
-        try writeFile(data, to: output)
+        try writeRunFile(data, to: output)
     }
 
     /// Whether two JSON texts hold the same value (key order aside: older lmtrain wrote configs unsorted).

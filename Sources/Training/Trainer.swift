@@ -1,6 +1,7 @@
 import Foundation
 import Kernels
 import Model
+import Runs
 
 /// What the training loop reports (the library never prints; the CLI draws progress from these).
 public enum TrainingEvent {
@@ -80,7 +81,7 @@ public final class Trainer {
         return CosineSchedule(peak: options.lr, warmup: min(options.warmup, max(1, total / 10)), total: total)
     }
 
-    var lossOptions: LossOptions { LossOptions(smoothing: options.smoothing, style: options.kernelStyle, prior: prior) }
+    var lossOptions: LossOptions { LossOptions(smoothing: options.smoothing, style: options.smoothingStyle.kernelStyle, prior: prior) }
 
     /// Trains until the step count or time budget is reached, or `shouldStop()` (Ctrl-C) says so; then saves
     /// a checkpoint. Throws, without saving over the last good checkpoint, if the loss or the gradient stops
@@ -117,8 +118,8 @@ public final class Trainer {
             let norm = options.clip > 0
                 ? clipGradientNorm(model.grads.base, count: model.layout.count, maxNorm: options.clip, pool: model.pool)
                 : Float(sumOfSquares(model.grads.base, count: model.layout.count, pool: model.pool).squareRoot())
-            guard meanLoss.isFinite else { throw TrainingError.nonFinite(step: step + 1, what: "the loss", checkpointStep: checkpointStep) }
-            guard norm.isFinite else { throw TrainingError.nonFinite(step: step + 1, what: "the gradient norm", checkpointStep: checkpointStep) }
+            guard meanLoss.isFinite else { throw RunError.nonFinite(step: step + 1, what: "the loss", checkpointStep: checkpointStep) }
+            guard norm.isFinite else { throw RunError.nonFinite(step: step + 1, what: "the gradient norm", checkpointStep: checkpointStep) }
             var hyper = hyper0
             hyper.lr = lr
             optimizer.update(params: model.params, grads: model.grads, hyper: hyper, pool: model.pool)
@@ -189,7 +190,7 @@ final class MetricsLog {
     init(path: String) throws {
         self.path = path
         if !FileManager.default.fileExists(atPath: path) {
-            guard FileManager.default.createFile(atPath: path, contents: nil) else { throw TrainingError.unwritable(path) }
+            guard FileManager.default.createFile(atPath: path, contents: nil) else { throw RunError.unwritable(path) }
         }
     }
 
@@ -209,6 +210,6 @@ final class MetricsLog {
                   let s = o["step"] as? Int else { return false }
             return s <= step
         }
-        try writeFile(Data((kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).utf8), to: path)
+        try writeRunFile(Data((kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).utf8), to: path)
     }
 }

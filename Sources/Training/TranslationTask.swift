@@ -1,8 +1,9 @@
 import Foundation
-import Decoding
+import Datasets
 import Evaluation
 import Kernels
 import Model
+import Runs
 import Tokenizer
 
 /// Translation: length-bucketed batches under a token budget, visited in a seeded order per epoch. The
@@ -14,24 +15,22 @@ public final class TranslationTask: TrainingTask {
     public let buckets: LengthBuckets
     let pad: Int32, eos: Int32
     let seed: UInt64
-    let detokenize: ([Int32]) -> String
-    /// Validation sentences translated (greedy) for BLEU at each validation.
-    let bleuSentences: Int
+    /// Task metrics of each validation beyond the loss (e.g. "bleu" of greedy translations), computed by the
+    /// caller from the model and the validation pairs: the training loop knows nothing of decoding.
+    let validationMetrics: ValidationMetrics?
     var slots: [PaddedPairs]
     var epochOrder: (epoch: Int, order: [Int])? = nil
 
     public init(model: Seq2Seq, train: ParallelData, valid: ParallelData, tokenizer: BPETokenizer, maxTokens: Int,
-                gradAccum: Int, seed: UInt64, bleuSentences: Int) throws {
+                gradAccum: Int, seed: UInt64, validationMetrics: ValidationMetrics? = nil) throws {
         self.model = model
         self.train = train; self.valid = valid
-        guard train.count > 0 else { throw TrainingError.invalidOption("no usable training pairs (all were empty or longer than the model's maximum length)") }
-        guard valid.count > 0 else { throw TrainingError.invalidOption("no usable validation pairs (all were empty or longer than the model's maximum length)") }
+        guard train.count > 0 else { throw RunError.invalidOption("no usable training pairs (all were empty or longer than the model's maximum length)") }
+        guard valid.count > 0 else { throw RunError.invalidOption("no usable validation pairs (all were empty or longer than the model's maximum length)") }
         buckets = LengthBuckets(data: train, maxTokens: maxTokens)
         pad = tokenizer.id(of: .pad); eos = tokenizer.id(of: .eos)
         self.seed = seed
-        let tok = try tokenizer.copy()
-        detokenize = { (try? tok.decode($0)) ?? "" }
-        self.bleuSentences = bleuSentences
+        self.validationMetrics = validationMetrics
         slots = Array(repeating: PaddedPairs(), count: gradAccum)
         // Size each slot's arrays for the largest batch now (fill only ever grows them).
         var most = (B: 0, src: 0, tgt: 0)
@@ -66,40 +65,12 @@ public final class TranslationTask: TrainingTask {
                                Tt: s.Tt, loss: loss, gradScale: gradScale, dropoutSeed: dropoutSeed)
     }
 
-    /// Teacher-forced loss over the whole validation set, and BLEU of greedy translations of its first
-    /// `bleuSentences` pairs.
+    /// Teacher-forced loss over the whole validation set, and the caller's metrics of the model on it.
     public func validate(loss: LossOptions, maxTokens: Int) -> (CrossEntropyStats, [String: Double]) {
         let stats = TranslationEvaluator.teacherForced(model: model, data: valid, pad: pad, eos: eos, loss: loss)
-        var extra: [String: Double] = [:]
-        let n = min(bleuSentences, valid.count)
-        if n > 0 {
-            let sources = Array(valid.sources.prefix(n))
-            var opts = BeamOptions(eos: eos)
-            opts.beam = 1
-            opts.banned = [pad]
-            let outputs = Translator(model: model, batchSize: 64, beam: 1).translate(sources: sources, options: opts,
-                                                                                     maxLenA: 1.5, maxLenB: 10)
-            let hyps = outputs.map { detokenize($0[0].tokens) }
-            extra["bleu"] = Metrics.bleu(hypotheses: hyps, references: Array(valid.targetText.prefix(n))).score
-        }
-        return (stats, extra)
+        return (stats, validationMetrics?(model, valid) ?? [:])
     }
 }
 
-/// Teacher-forced evaluation of a translation model over pairs (padding ignored), in length-sorted batches.
-public enum TranslationEvaluator {
-    public static func teacherForced(model: Seq2Seq, data: ParallelData, pad: Int32, eos: Int32, loss: LossOptions,
-                                     maxTokens: Int = 4096,
-                                     inspect: LogitsInspector? = nil) -> CrossEntropyStats {
-        let buckets = LengthBuckets(data: data, maxTokens: maxTokens)
-        var total = CrossEntropyStats()
-        var batch = PaddedPairs()
-        for b in buckets.batches {
-            batch.fill(b, from: data, pad: pad, eos: eos)
-            let st = model.evaluate(src: batch.src, srcLengths: batch.srcLengths, tgtIn: batch.tgtIn, targets: batch.targets,
-                                    B: batch.B, Ts: batch.Ts, Tt: batch.Tt, loss: loss, inspect: inspect)
-            total += st
-        }
-        return total
-    }
-}
+/// Metrics of a translation model on validation pairs, by name (e.g. ["bleu": 21.3]).
+public typealias ValidationMetrics = (Seq2Seq, ParallelData) -> [String: Double]

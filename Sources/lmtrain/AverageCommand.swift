@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Runs
 import Training
 
 struct AverageCommand: ParsableCommand {
@@ -21,10 +22,10 @@ struct AverageCommand: ParsableCommand {
     }
 
     func run() throws {
-        _ = try RunKind.of(run: runDirectory)
+        _ = try Run.task(of: runDirectory)
         let kept = try Checkpoint.snapshots(run: runDirectory)
         guard kept.count >= last else {
-            throw TrainingError.invalidOption("\(runDirectory)/\(Checkpoint.snapshotDirectory) holds \(kept.count) checkpoint(s), fewer than --last \(last); train with --keep-checkpoints \(last) or average fewer")
+            throw RunError.invalidOption("\(RunPaths(runDirectory).snapshots) holds \(kept.count) checkpoint(s), fewer than --last \(last); train with --keep-checkpoints \(last) or average fewer")
         }
         let chosen = Array(kept.suffix(last))
         let out = output ?? runDirectory + "/model.averaged.safetensors"

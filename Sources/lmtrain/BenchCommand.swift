@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FileIO
 import Tokenizer
 
 struct BenchCommand: ParsableCommand {

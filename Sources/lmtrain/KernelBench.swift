@@ -26,7 +26,6 @@ struct BenchTiming: ParsableArguments {
     }
 }
 
-extension MatmulPrecision: ExpressibleByArgument {}
 
 /// Refuses a matmul precision this CPU cannot run, saying what to use instead.
 func checkAvailable(_ precision: MatmulPrecision) throws {

@@ -1,8 +1,9 @@
 import ArgumentParser
 import Evaluation
 import Foundation
-import Tokenizer
-import Training
+
+import FileIO
+import Runs
 
 struct PlotCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,7 +14,7 @@ struct PlotCommand: ParsableCommand {
     @Option(help: "Where to write the SVG (default RUN/curves.svg).") var output: String?
 
     func run() throws {
-        _ = try RunKind.of(run: runDirectory)
+        _ = try Run.task(of: runDirectory)
         let path = output ?? runDirectory + "/curves.svg"
         try writeCurves(run: runDirectory, to: path)
         printErr("wrote \(path)")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FileIO
 import Tokenizer
 
 struct TokenizerCommand: ParsableCommand {
@@ -9,8 +10,6 @@ struct TokenizerCommand: ParsableCommand {
         subcommands: [Train.self, Encode.self, Decode.self, Export.self]
     )
 }
-
-extension Normalization: ExpressibleByArgument {}
 
 extension TokenizerCommand {
     struct Train: ParsableCommand {
@@ -85,7 +84,7 @@ extension TokenizerCommand {
             while let line = readRawLine() {
                 lineNo += 1
                 guard let text = String(validating: line, as: UTF8.self) else {
-                    throw TokenizerError.invalidUTF8(file: "<stdin>", line: lineNo)
+                    throw FileError.invalidUTF8(file: "<stdin>", line: lineNo)
                 }
                 if jsonl {
                     let parts = try tok.encodeWithPreTokens(text)
@@ -144,43 +143,4 @@ extension TokenizerCommand {
             printErr("wrote \(output)/tokenizer.json, vocab.json, merges.txt")
         }
     }
-}
-
-/// A user-facing error: one line, printed by ArgumentParser as "Error: …", exit code 1.
-struct CLIError: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
-}
-
-/// One line of stdin as raw bytes, without the newline (and a trailing \r); nil at end of input.
-func readRawLine() -> [UInt8]? {
-    var ptr: UnsafeMutablePointer<CChar>? = nil
-    var cap = 0
-    let n = getline(&ptr, &cap, stdin)
-    defer { free(ptr) }
-    if n < 0 { return nil }
-    var bytes = Array(UnsafeRawBufferPointer(start: ptr, count: n))
-    if bytes.last == 0x0A { bytes.removeLast() }
-    if bytes.last == 0x0D { bytes.removeLast() }
-    return bytes
-}
-
-/// Buffered stdout: a write per line would dominate encoding time.
-struct OutputBuffer {
-    private var buf: [UInt8] = []
-    mutating func write(_ s: String) {
-        buf.append(contentsOf: s.utf8)
-        if buf.count > 1 << 16 { flush() }
-    }
-    mutating func flush() {
-        buf.withUnsafeBytes { _ = fwrite($0.baseAddress, 1, $0.count, stdout) }
-        fflush(stdout)
-        buf.removeAll(keepingCapacity: true)
-    }
-}
-
-func jsonString(_ s: String) -> String {
-    let data = try! JSONSerialization.data(withJSONObject: [s], options: [.withoutEscapingSlashes])
-    let text = String(decoding: data, as: UTF8.self)
-    return String(text.dropFirst().dropLast())
 }

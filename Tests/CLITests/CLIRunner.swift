@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// Runs the built `lmtrain` binary, which SwiftPM puts beside the test bundle.
 struct CLIResult {
@@ -7,7 +8,7 @@ struct CLIResult {
     let stderr: String
 }
 
-let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let repoRoot = repositoryRoot
 
 func lmtrainBinary() -> URL {
     let exe = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
@@ -45,11 +46,7 @@ func lmtrainRun(_ args: [String], stdin: Data? = nil) throws -> CLIResult {
                      stderr: String(decoding: errBox.data, as: UTF8.self))
 }
 
-func tempDir() -> URL {
-    let d = FileManager.default.temporaryDirectory.appendingPathComponent("lmtrain-cli-\(UUID())")
-    try! FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-    return d
-}
+func tempDir() -> URL { temporaryDirectory("lmtrain-cli") }
 
 /// A user-facing failure: non-zero exit (not a signal), exactly one "Error: …" line (progress lines and
 /// ArgumentParser's usage hint may surround it), no crash or stack trace.

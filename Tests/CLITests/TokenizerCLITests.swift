@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 @Suite struct TokenizerCLITests {
     let tiny = repoRoot.appendingPathComponent("corpora/tiny/tiny.txt").path

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 @Suite struct TrainingCLITests {
     let tiny = repoRoot.appendingPathComponent("corpora/tiny/tiny.txt").path
@@ -117,16 +118,24 @@ enum CLITests {
 }
 
 @Suite struct InterruptTests {
-    /// Ctrl-C during `fit` saves a checkpoint and exits cleanly; `--resume` then continues from it.
-    @Test func ctrlCSavesACheckpointAndResumeContinues() throws {
+    /// Ctrl-C during `fit` saves a checkpoint and exits cleanly; `--resume` then continues from it to the end,
+    /// and the weights equal, bit for bit, those of the same run never interrupted.
+    @Test func ctrlCSavesACheckpointAndResumeMatchesAnUninterruptedRun() throws {
         let dir = tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let run = dir.appendingPathComponent("run").path
         let tiny = repoRoot.appendingPathComponent("corpora/tiny/tiny.txt").path
+        let steps = 3000
+        func args(_ run: String) -> [String] {
+            ["fit", tiny, "--output", run, "--preset", "tiny", "--context", "16", "--steps", "\(steps)", "--vocab-size", "400",
+             "--batch-size", "4", "--log-every", "1", "--eval-every", "1000", "--checkpoint-every", "1000", "--threads", "1"]
+        }
+        let straight = dir.appendingPathComponent("straight").path, run = dir.appendingPathComponent("run").path
+        let reference = try lmtrainRun(args(straight))
+        try #require(reference.status == 0, "\(reference.stderr)")
+
         let p = Process()
         p.executableURL = lmtrainBinary()
-        p.arguments = ["fit", tiny, "--output", run, "--preset", "tiny", "--context", "16", "--steps", "100000",
-                       "--vocab-size", "400", "--batch-size", "4", "--log-every", "1", "--threads", "1"]
+        p.arguments = args(run)
         let err = Pipe()
         p.standardError = err
         p.standardOutput = FileHandle.nullDevice
@@ -136,10 +145,10 @@ enum CLITests {
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
             if let s = try? String(contentsOfFile: metrics, encoding: .utf8), s.split(separator: "\n").count >= 5 { break }
-            usleep(50_000)
+            usleep(20_000)
         }
         p.interrupt()
-        // If the interrupt were lost the run would go on for 100,000 steps: fail fast instead.
+        // If the interrupt were lost the run would go on to its end: fail fast instead.
         let killer = DispatchWorkItem { if p.isRunning { p.terminate() } }
         DispatchQueue.global().asyncAfter(deadline: .now() + 60, execute: killer)
         let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
@@ -148,12 +157,19 @@ enum CLITests {
         #expect(p.terminationStatus == 0, "\(stderr)")
         #expect(stderr.contains("interrupted at step"), "\(stderr)")
         #expect(stderr.contains("lmtrain fit --resume"))
-        #expect(FileManager.default.fileExists(atPath: run + "/model.safetensors"))
-        let cfg = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/config.json"))) as! [String: Any]
-        #expect((cfg["train"] as! [String: Any])["steps"] as? Int == 100000)
-        // The resumed run picks up at the saved step (stopped again right away by a tiny time limit is not
-        // possible for a steps run, so check the state instead of running it to the end).
-        let opt = try Data(contentsOf: URL(fileURLWithPath: run + "/optimizer.safetensors"))
-        #expect(opt.count > 100)
+        let stopped = try #require(stderr.range(of: "interrupted at step ").map { Int(stderr[$0.upperBound...].prefix { $0.isNumber }) ?? -1 })
+        try #require(stopped > 0 && stopped < steps, "interrupted at step \(stopped) of \(steps): the run must stop midway")
+
+        let resumed = try lmtrainRun(["fit", "--resume", run, "--threads", "1"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stderr.contains("resuming") && resumed.stderr.contains("done at step \(steps)"), "\(resumed.stderr)")
+        let a = try Data(contentsOf: URL(fileURLWithPath: straight + "/model.safetensors"))
+        let b = try Data(contentsOf: URL(fileURLWithPath: run + "/model.safetensors"))
+        #expect(a == b, "interrupted at step \(stopped) and resumed: the weights differ from the uninterrupted run's")
+        // The metrics of the resumed run neither repeat nor skip a step.
+        let logged = try String(contentsOfFile: metrics, encoding: .utf8).split(separator: "\n")
+            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .filter { $0["split"] == nil }.compactMap { $0["step"] as? Int }
+        #expect(logged == Array(1...steps), "training steps logged: \(logged.count), first \(logged.prefix(3)), around the stop \(logged.filter { abs($0 - stopped) < 3 })")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 @Suite struct TranslationCLITests {
     /// A few hundred real verse pairs from the bible training split.

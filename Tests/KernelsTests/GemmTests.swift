@@ -1,6 +1,7 @@
 import Testing
 import Kernels
 import CKernelSupport
+import TestSupport
 
 @Suite struct GemmTests {
     static let sizes = [1, 7, 33, 257]
@@ -18,7 +19,7 @@ import CKernelSupport
     /// Tolerance: |Δ| ≤ 1e-5·k + 1e-4·|ref|, float32 sums in a different order.
     @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
     func matchesNaiveOnAwkwardSizes(transA: Bool, transB: Bool) {
-        let seed = freshSeed()
+        let seed = testSeed()
         var rng = SplitMix64(seed: seed)
         for m in Self.sizes { for n in Self.sizes { for k in Self.sizes {
             for (alpha, beta): (Float, Float) in [(1, 0), (0.5, 1), (-2, 0.25)] {
@@ -52,7 +53,7 @@ import CKernelSupport
 
     @Test func largeProductsAcrossBlockBoundaries() {
         // Crosses KC (256), MC (120) and NC (2048) boundaries with remainders on every side.
-        let seed = freshSeed()
+        let seed = testSeed()
         var rng = SplitMix64(seed: seed)
         for kernel in GemmKernel.available {
             for (m, n, k) in [(250, 4200, 300), (1000, 40, 513), (3, 4100, 17)] {
@@ -67,7 +68,7 @@ import CKernelSupport
     }
 
     @Test func zeroSizesAreNoOpsAndKZeroScalesC() {
-        var rng = SplitMix64(seed: freshSeed())
+        var rng = SplitMix64(seed: testSeed())
         let a = Buffer(random: 64, &rng), b = Buffer(random: 64, &rng)
         let c = Buffer(random: 64, &rng), before = c.copy()
         sgemm(transA: false, transB: false, m: 0, n: 8, k: 8, alpha: 1, a: a.p, lda: 8, b: b.p, ldb: 8, beta: 0, c: c.p, ldc: 8)
@@ -99,7 +100,7 @@ import CKernelSupport
     /// The vectorised packings (8×8 and 4×4 in-register transposes, then scalar edges) against their scalar
     /// references, exactly (they only move floats), at awkward sizes with the destination poisoned.
     @Test func packingMatchesTheScalarReference() {
-        let seed = freshSeed()
+        let seed = testSeed()
         var rng = SplitMix64(seed: seed)
         for width in [6, 12, 16, 32] {
             for rows in Set([1, 3, 4, 5, 7, 8, 9, 11, width].filter { $0 <= width }).sorted() {
@@ -130,7 +131,7 @@ import CKernelSupport
     /// awkward sizes, k across the KC = 256 panel boundary (the epilogue must run once, after the last panel),
     /// every kernel and 1–2 threads, with C and the GELU output poisoned.
     @Test func biasAndGELUEpilogueMatchesSeparatePasses() {
-        let seed = freshSeed()
+        let seed = testSeed()
         var rng = SplitMix64(seed: seed)
         let pools = [ThreadPool(threads: 1), ThreadPool(threads: 2)]
         for m in [1, 7, 33, 257] { for n in [1, 7, 33, 257] { for k in [7, 300] {
@@ -160,7 +161,7 @@ import CKernelSupport
     /// The GELU-backward epilogue (C = (A·Bᵀ) ⊙ GELU'(X), as in an MLP's backward) against the naive product
     /// times the Double derivative, on the same awkward sizes, with C poisoned.
     @Test func geluBackwardEpilogueMatchesSeparatePasses() {
-        let seed = freshSeed()
+        let seed = testSeed()
         var rng = SplitMix64(seed: seed)
         let pools = [ThreadPool(threads: 1), ThreadPool(threads: 2)]
         for m in [1, 7, 33, 257] { for n in [1, 7, 33, 257] { for k in [7, 300] {

@@ -1,8 +1,6 @@
 import Foundation
 import Kernels
-
-// Tests draw a fresh seed for Kernels' SplitMix64 each run and print it on failure.
-func freshSeed() -> UInt64 { UInt64.random(in: 0...UInt64.max) }
+import TestSupport
 
 /// A heap buffer of floats, freed on deinit.
 final class Buffer {
@@ -51,8 +49,4 @@ func worstError(_ a: Buffer, _ b: Buffer, rows: Int, cols: Int, ld: Int, atol: F
         }
     }
     return worst
-}
-
-func worstError(_ a: [Float], _ b: [Float], atol: Float, rtol: Float) -> Float {
-    worstError(Buffer(a), Buffer(b), atol: atol, rtol: rtol)
 }

@@ -2,6 +2,7 @@ import Foundation
 import Kernels
 import Model
 import Testing
+import TestSupport
 
 @Suite struct FiniteDifferenceTests {
     /// Whole-model check: for parameters drawn from every tensor, the analytic gradient of the mean smoothed
@@ -10,7 +11,7 @@ import Testing
     @Test func gradientsMatchCentralDifferences() throws {
         let cfg = GPTConfig(vocabSize: 23, context: 6, dModel: 8, layers: 2, heads: 2, dropout: 0.1)
         let model = GPT(config: cfg, pool: ThreadPool(threads: 2))
-        let seed = UInt64.random(in: 0...UInt64.max)
+        let seed = testSeed()
         model.initialize(seed: seed)
         // Weights 25× GPT-2's init (std 0.5): with the tiny init the residual stream is ~0.02 in scale and the
         // loss is so curved in it that no float32 step size gives a usable central difference.
@@ -33,7 +34,8 @@ import Testing
             model.grads.base.update(from: saved, count: saved.count)
             return st.loss / Double(counted)
         }
-        var checked = 0
+        // Tensors where at least one sampled gradient is clearly non-zero: comparing zeros with zeros checks nothing.
+        var informative = Set<String>()
         for t in model.layout.tensors {
             for _ in 0..<3 {
                 let i = t.offset + Int(rng.uniform() * Double(t.count))
@@ -46,10 +48,11 @@ import Testing
                 let lm = loss()
                 model.params.base[i] = x0
                 let fd = (lp - lm) / Double(2 * h)
-                #expect(abs(fd - analytic) <= 2e-3 + 3e-2 * abs(fd), "seed \(seed) \(t.name)[\(i - t.offset)]: fd \(fd) vs \(analytic)")
-                checked += 1
+                #expect(abs(fd - analytic) <= 2e-3 + 3e-2 * abs(fd), "\(seedNote(seed)) \(t.name)[\(i - t.offset)]: fd \(fd) vs \(analytic)")
+                if abs(fd) > 1e-3 { informative.insert(t.name) }
             }
         }
-        #expect(checked == model.layout.tensors.count * 3)
+        let silent = model.layout.tensors.map(\.name).filter { !informative.contains($0) }
+        #expect(silent.isEmpty, "\(seedNote(seed)): no sampled gradient above 1e-3 in \(silent)")
     }
 }

@@ -3,6 +3,7 @@ import Kernels
 import Model
 import Testing
 import Training
+import TestSupport
 
 /// The tiny GPT of scripts/make_model_fixture.py, built here from the same weights.
 func fixtureModel() throws -> (GPT, SafeTensors) {
@@ -14,17 +15,6 @@ func fixtureModel() throws -> (GPT, SafeTensors) {
     return (model, f)
 }
 
-/// Largest |a − b|/(atol + rtol·|b|); infinity on NaN or a length mismatch.
-func worst(_ a: [Float], _ b: [Float], atol: Float, rtol: Float) -> Float {
-    if a.count != b.count { return .infinity }
-    var w: Float = 0
-    for (x, y) in zip(a, b) {
-        if x.isNaN || y.isNaN { return .infinity }
-        w = max(w, abs(x - y) / (atol + rtol * abs(y)))
-    }
-    return w
-}
-
 @Suite struct PyTorchModelTests {
     /// Logits of every position. Tolerance 1e-5 + 1e-4 relative (float32, different summation order).
     @Test func logitsMatchPyTorch() throws {
@@ -32,7 +22,7 @@ func worst(_ a: [Float], _ b: [Float], atol: Float, rtol: Float) -> Float {
         let ids = try f.int32s("input.ids")
         var logits = [Float](repeating: .nan, count: 2 * 8 * 61)
         logits.withUnsafeMutableBufferPointer { model.logits(ids: ids, B: 2, T: 8, into: $0.baseAddress!) }
-        let w = worst(logits, try f.floats("expected.logits"), atol: 1e-5, rtol: 1e-4)
+        let w = worstError(logits, try f.floats("expected.logits"), atol: 1e-5, rtol: 1e-4)
         #expect(w <= 1, "worst \(w)")
     }
 
@@ -52,7 +42,7 @@ func worst(_ a: [Float], _ b: [Float], atol: Float, rtol: Float) -> Float {
         for t in model.layout.tensors {
             let got = Array(UnsafeBufferPointer(start: model.grads.base + t.offset, count: t.count))
             let want = try f.floats("grad." + t.name)
-            let w = worst(got, want, atol: 1e-6, rtol: 1e-3)
+            let w = worstError(got, want, atol: 1e-6, rtol: 1e-3)
             #expect(w <= 1, "gradient of \(t.name): worst \(w)")
         }
     }
@@ -73,6 +63,6 @@ func worst(_ a: [Float], _ b: [Float], atol: Float, rtol: Float) -> Float {
                        pool: model.pool)
         }
         let want = try f.floats("expected.adamw_losses")
-        #expect(worst(losses, want, atol: 1e-5, rtol: 1e-4) <= 1, "\(losses) vs \(want)")
+        #expect(worstError(losses, want, atol: 1e-5, rtol: 1e-4) <= 1, "\(losses) vs \(want)")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import FileIO
 import Testing
 @testable import Tokenizer
 
@@ -12,13 +13,13 @@ import Testing
     @Test func invalidUTF8NamesFileAndLine() throws {
         let path = try temp(Array("ok\nfine\nbad \u{FF}".utf8).dropLast(2) + [0xC3, 0x28, 0x0A])
         defer { try? FileManager.default.removeItem(atPath: path) }
-        #expect(throws: TokenizerError.invalidUTF8(file: path, line: 3)) { _ = try TextFile.lines(path) }
+        #expect(throws: FileError.invalidUTF8(file: path, line: 3)) { _ = try TextFile.lines(path) }
     }
 
     @Test func missingFileAndDirectory() throws {
-        #expect(throws: TokenizerError.fileNotFound("/nonexistent/x.txt")) { _ = try TextFile.lines("/nonexistent/x.txt") }
+        #expect(throws: FileError.fileNotFound("/nonexistent/x.txt")) { _ = try TextFile.lines("/nonexistent/x.txt") }
         let dir = FileManager.default.temporaryDirectory.path
-        #expect(throws: TokenizerError.isDirectory(dir)) { _ = try TextFile.lines(dir) }
+        #expect(throws: FileError.isDirectory(dir)) { _ = try TextFile.lines(dir) }
     }
 
     @Test func crlfAndMissingFinalNewline() throws {

@@ -2,6 +2,8 @@ import Foundation
 import Kernels
 import Model
 import Testing
+import Datasets
+import Runs
 import Training
 
 @Suite struct CheckpointAverageTests {
@@ -42,7 +44,7 @@ import Training
         #expect(spread > 1e-4, "the snapshots should differ (training moved the weights)")
         // The average loads into the model like any checkpoint.
         let model = GPT(config: config, pool: ThreadPool(threads: 1))
-        #expect(try Checkpoint.loadWeights(path: out, into: model) == 10)
+        #expect(try WeightsFile.load(path: out, into: model) == 10)
     }
 
     /// Configs are compared as JSON values: runs written before the keys were sorted stored the same config

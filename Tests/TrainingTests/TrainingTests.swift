@@ -2,6 +2,8 @@ import Foundation
 import Kernels
 import Model
 import Testing
+import Datasets
+import Runs
 import Training
 
 func tempRun() -> String {

@@ -1,3 +1,5 @@
+import Kernels
+
 /// Random training windows: B windows of T+1 consecutive tokens, inputs the first T, targets the last T.
 /// The generator's whole state is one UInt64, saved in checkpoints so a resumed run draws the same windows.
 public struct WindowBatcher {
@@ -18,27 +20,3 @@ public struct WindowBatcher {
         }
     }
 }
-
-/// Learning rate: linear warm-up to `peak` over `warmup` steps, then cosine decay to `peak·minRatio` at `total`.
-public struct CosineSchedule: Codable, Sendable, Equatable {
-    public var peak: Float
-    public var warmup: Int
-    public var total: Int
-    public var minRatio: Float = 0.1
-
-    public init(peak: Float, warmup: Int, total: Int, minRatio: Float = 0.1) {
-        self.peak = peak; self.warmup = warmup; self.total = total; self.minRatio = minRatio
-    }
-
-    /// The rate for step `s` (0-based).
-    public func lr(_ s: Int) -> Float {
-        if s < warmup { return peak * Float(s + 1) / Float(warmup) }
-        let span = max(1, total - warmup)
-        let progress = min(1, Float(s - warmup) / Float(span))
-        let cosine = 0.5 * (1 + Float(cos(Double.pi * Double(progress))))
-        return peak * (minRatio + (1 - minRatio) * cosine)
-    }
-}
-
-import Foundation
-import Kernels

@@ -1,4 +1,5 @@
 import Foundation
+import FileIO
 import Tokenizer
 
 /// A corpus as one stream of token ids: each line's ids followed by `<eos>` (documents are lines).
@@ -54,9 +55,7 @@ public struct TokenStream {
         let key = "\(URL(fileURLWithPath: file).lastPathComponent)-\(size)-\(Int(date))-\(tokenizerKey)"
         let cachePath = cacheDir.map { $0 + "/" + sanitize(key) + ".ids" }
         if let cachePath, let cached = readCache(cachePath) { return cached }
-        let raw = try TextFile.lines(file)
-        let tsv = TextFile.isTSV(file)
-        let lines = raw.map { tsv ? TextFile.textFields(of: $0, isTSV: true).joined(separator: " ") : $0 }
+        let lines = try Documents.lines(of: file)
         let stream = try encode(lines: lines, tokenizer: tokenizer, threads: threads)
         if let cachePath { writeCache(stream, to: cachePath) }
         return stream

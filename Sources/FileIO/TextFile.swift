@@ -2,21 +2,30 @@ import Foundation
 
 /// Reads a UTF-8 text corpus as lines, with errors that name the file and the line.
 public enum TextFile {
+    /// Checks, without reading it, that `path` is a file this process can read (a missing file, a directory
+    /// or no permission is a clear error), so commands can refuse bad paths before any work.
+    public static func checkReadable(_ path: String) throws {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw FileError.fileNotFound(path) }
+        if isDir.boolValue { throw FileError.isDirectory(path) }
+        guard access(path, R_OK) == 0 else { throw FileError.unreadable(path, reason: "permission denied") }
+    }
+
     /// The raw bytes of a file, or a clear error for a missing file, a directory or no permission.
     public static func bytes(_ path: String) throws -> [UInt8] {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw TokenizerError.fileNotFound(path)
+            throw FileError.fileNotFound(path)
         }
-        if isDir.boolValue { throw TokenizerError.isDirectory(path) }
+        if isDir.boolValue { throw FileError.isDirectory(path) }
         guard let fh = FileHandle(forReadingAtPath: path) else {
-            throw TokenizerError.unreadable(path, reason: "permission denied")
+            throw FileError.unreadable(path, reason: "permission denied")
         }
         defer { try? fh.close() }
         do {
             return Array(try fh.readToEnd() ?? Data())
         } catch {
-            throw TokenizerError.unreadable(path, reason: "\(error)")
+            throw FileError.unreadable(path, reason: "\(error)")
         }
     }
 
@@ -30,7 +39,7 @@ public enum TextFile {
                 var e = end
                 if e > start && buf[e - 1] == 0x0D { e -= 1 }
                 guard let s = String(validating: UnsafeBufferPointer(rebasing: buf[start..<e]), as: UTF8.self) else {
-                    throw TokenizerError.invalidUTF8(file: path, line: lineNo)
+                    throw FileError.invalidUTF8(file: path, line: lineNo)
                 }
                 lines.append(s)
             }

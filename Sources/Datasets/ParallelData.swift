@@ -1,5 +1,6 @@
 import Foundation
 import Kernels
+import FileIO
 import Tokenizer
 
 /// Sentence pairs as text: from a TSV file (`src<TAB>tgt`, or `ref<TAB>src<TAB>tgt` as in corpora/bible, or
@@ -39,19 +40,19 @@ public struct ParallelText: Sendable {
             if line.isEmpty { text.skippedEmpty += 1; continue }
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
             if let e = expected, fields.count != e {
-                throw TrainingError.invalidOption("\(path):\(i + 1) has \(fields.count) tab-separated columns but the file's first line has \(e): fix that line (a stray or missing tab)")
+                throw DataError("\(path):\(i + 1) has \(fields.count) tab-separated columns but the file's first line has \(e): fix that line (a stray or missing tab)")
             }
             if expected == nil {
                 expected = fields.count
                 if cols == nil {
                     guard let d = defaultColumns(count: fields.count) else {
-                        throw TrainingError.invalidOption("\(path) has \(fields.count) tab-separated columns: choose the source and target ones with --columns SRC,TGT")
+                        throw DataError("\(path) has \(fields.count) tab-separated columns: choose the source and target ones with --columns SRC,TGT")
                     }
                     cols = d
                 }
                 let (s, t) = cols!
                 guard s >= 1, t >= 1, s <= fields.count, t <= fields.count, s != t else {
-                    throw TrainingError.invalidOption("--columns \(s),\(t) do not name two different columns of \(path), which has \(fields.count)")
+                    throw DataError("--columns \(s),\(t) do not name two different columns of \(path), which has \(fields.count)")
                 }
             }
             let (s, t) = cols!
@@ -66,7 +67,7 @@ public struct ParallelText: Sendable {
     public static func load(source: String, target: String) throws -> ParallelText {
         let s = try TextFile.lines(source), t = try TextFile.lines(target)
         guard s.count == t.count else {
-            throw TrainingError.invalidOption("\(source) has \(s.count) lines but \(target) has \(t.count): parallel files must be aligned line by line")
+            throw DataError("\(source) has \(s.count) lines but \(target) has \(t.count): parallel files must be aligned line by line")
         }
         var text = ParallelText()
         for i in 0..<s.count {

@@ -1,5 +1,5 @@
 /// Errors a user can act on; each is one line saying what is wrong and what to do.
-public enum TrainingError: Error, CustomStringConvertible {
+public enum RunError: Error, CustomStringConvertible {
     case corpusTooSmall(file: String, tokens: Int, needed: Int)
     case vocabularyMismatch(tokenizer: Int, model: Int)
     case unwritable(String)

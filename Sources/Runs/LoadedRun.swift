@@ -1,0 +1,55 @@
+import Foundation
+import Kernels
+import Model
+import Tokenizer
+
+/// A model type a run can hold: built from the run's shape.
+public protocol RunModel: TrainableModel {
+    static var task: RunTask { get }
+    /// The model of `shape`, or nil when the shape is of the other task.
+    static func make(_ shape: ModelShape, pool: ThreadPool) -> Self?
+}
+
+extension GPT: RunModel {
+    public static var task: RunTask { .lm }
+    public static func make(_ shape: ModelShape, pool: ThreadPool) -> GPT? {
+        if case .gpt(let c) = shape { return GPT(config: c, pool: pool) }
+        return nil
+    }
+}
+
+extension Seq2Seq: RunModel {
+    public static var task: RunTask { .translate }
+    public static func make(_ shape: ModelShape, pool: ThreadPool) -> Seq2Seq? {
+        if case .seq2seq(let c) = shape { return Seq2Seq(config: c, pool: pool) }
+        return nil
+    }
+}
+
+/// A trained run loaded for inference: its configuration, its tokenizer (checked against the model) and the
+/// model with its weights. `LoadedRun<GPT>` for a language model, `LoadedRun<Seq2Seq>` for a translation model;
+/// a run of the other task is refused with one line naming the command that fits it.
+public struct LoadedRun<M: RunModel> {
+    public let directory: String
+    public let run: Run
+    public let tokenizer: BPETokenizer
+    public let model: M
+
+    /// `checkpoint`: a weights file to use instead of RUN/model.safetensors (a kept snapshot, or an average).
+    public init(directory: String, threads: Int, checkpoint: String? = nil) throws {
+        self.directory = directory
+        run = try Run.load(directory: directory, expecting: M.task)
+        tokenizer = try Self.tokenizer(of: run, in: directory)
+        model = M.make(run.model, pool: ThreadPool(threads: threads))!
+        _ = try WeightsFile.load(path: checkpoint ?? RunPaths(directory).weights, into: model)
+    }
+
+    /// The run's tokenizer, refused if its vocabulary is not the model's.
+    public static func tokenizer(of run: Run, in directory: String) throws -> BPETokenizer {
+        let tok = try TokenizerFile.load(RunPaths(directory).tokenizer(run))
+        guard tok.vocabularySize == run.model.vocabSize else {
+            throw RunError.vocabularyMismatch(tokenizer: tok.vocabularySize, model: run.model.vocabSize)
+        }
+        return tok
+    }
+}

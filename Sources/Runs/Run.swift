@@ -1,0 +1,286 @@
+import Foundation
+import FileIO
+import Kernels
+import Model
+
+/// What a run trains.
+public enum RunTask: String, Codable, CaseIterable, Sendable {
+    /// A GPT language model on text.
+    case lm
+    /// An encoder–decoder on sentence pairs.
+    case translate
+}
+
+/// How the label-smoothing loss spreads its ε (saved under these names in RUN/config.json).
+public enum LabelSmoothingStyle: String, Codable, CaseIterable, Sendable {
+    /// PyTorch's `cross_entropy(label_smoothing=ε)`: ε/V on every class.
+    case uniform
+    /// fairseq's: ε/(V−1) on every class but the target.
+    case fairseq
+    /// ε spread by the training tokens' unigram frequencies.
+    case unigram
+
+    public var kernelStyle: SmoothingStyle {
+        switch self {
+        case .uniform: return .uniform
+        case .fairseq: return .fairseq
+        case .unigram: return .prior
+        }
+    }
+}
+
+/// The model of a run: its shape, by task.
+public enum ModelShape: Sendable, Equatable {
+    case gpt(GPTConfig)
+    case seq2seq(Seq2SeqConfig)
+
+    public var task: RunTask {
+        switch self {
+        case .gpt: return .lm
+        case .seq2seq: return .translate
+        }
+    }
+
+    public var vocabSize: Int {
+        switch self {
+        case .gpt(let c): return c.vocabSize
+        case .seq2seq(let c): return c.vocabSize
+        }
+    }
+
+    public var parameterCount: Int {
+        switch self {
+        case .gpt(let c): return c.parameterCount
+        case .seq2seq(let c): return c.parameterCount
+        }
+    }
+
+    /// Why this shape cannot be built, or nil.
+    public var problem: String? {
+        switch self {
+        case .gpt(let c): return c.problem
+        case .seq2seq(let c): return c.problem
+        }
+    }
+}
+
+/// Options of the training loop (saved in RUN/config.json so `--resume` continues with the same ones).
+public struct TrainOptions: Codable, Sendable, Equatable {
+    public var steps: Int? = nil
+    /// Wall-clock budget in seconds (instead of, or as well as, steps).
+    public var timeBudget: Double? = nil
+    /// Language model: sequences per micro-batch. Translation batches by `DataOptions.batchTokens`; 0 there.
+    public var batchSize = 16
+    public var gradAccum = 1
+    public var lr: Float = 1e-3
+    public var warmup = 100
+    public var weightDecay: Float = 0.1
+    public var beta2: Float = 0.95
+    public var clip: Float = 1.0
+    public var smoothing: Float = 0.1
+    public var smoothingStyle = LabelSmoothingStyle.uniform
+    public var seed: UInt64 = 1337
+    public var logEvery = 10
+    public var evalEvery = 200
+    /// Tokens of the validation set evaluated at each validation (all of it if smaller).
+    public var evalTokens = 65_536
+    public var checkpointEvery = 500
+    /// Weight snapshots kept in RUN/checkpoints for averaging (nil or 0: none). Optional so older runs' configs load.
+    public var keepCheckpoints: Int? = nil
+    public var threads = ProcessInfo.processInfo.activeProcessorCount
+    /// Optional so older runs' configs load (nil: fp32).
+    public var matmulPrecision: MatmulPrecision? = nil
+    /// Share of the corpus's last lines held out for validation when no validation file is given.
+    public var validFraction = 0.02
+
+    public init() {}
+
+    /// The defaults of a task: translation uses Vaswani et al.'s β2 = 0.98 and batches by tokens.
+    public init(task: RunTask) {
+        if task == .translate { beta2 = 0.98; batchSize = 0 }
+    }
+
+    public var precision: MatmulPrecision { matmulPrecision ?? .fp32 }
+
+    /// What is wrong with these options for a run of `task`, as one line, or nil.
+    public func problem(task: RunTask) -> String? {
+        if let s = steps, s < 1 { return "--steps must be at least 1" }
+        if let t = timeBudget, t <= 0 { return "--time must be positive" }
+        if steps == nil && timeBudget == nil { return "give a budget: --steps N or --time DURATION" }
+        if task == .lm && batchSize < 1 { return "--batch-size must be at least 1" }
+        if gradAccum < 1 { return "--grad-accum must be at least 1" }
+        if !(lr > 0) { return "--lr must be positive" }
+        if !(0..<1).contains(smoothing) { return "--smoothing must be in [0, 1)" }
+        if !(0..<1).contains(validFraction) { return "the validation fraction must be in [0, 1)" }
+        if threads < 1 { return "--threads must be at least 1" }
+        if logEvery < 1 || evalEvery < 1 || checkpointEvery < 1 { return "--eval-every, --checkpoint-every and --log-every must be at least 1" }
+        if let k = keepCheckpoints, k < 0 { return "--keep-checkpoints must be 0 (none) or more" }
+        return precision.unavailableReason
+    }
+}
+
+/// Where a run's data comes from. A language model reads `corpus` (and `valid`); a translation model reads a
+/// TSV `corpus` with `columns`, or two aligned files, and batches by `batchTokens`.
+public struct DataOptions: Codable, Sendable, Equatable {
+    /// Absolute path of the training text (LM) or of a TSV of pairs (translation).
+    public var corpus: String?
+    /// Translation: the (source, target) columns of a TSV corpus, 1-based.
+    public var columns: [Int]?
+    /// Translation: two line-aligned files instead of a TSV.
+    public var sourceFile: String?
+    public var targetFile: String?
+    /// Validation text or TSV; without it (and without validSource/validTarget) the corpus's last lines are held out.
+    public var valid: String?
+    public var validSource: String?
+    public var validTarget: String?
+    /// Translation: padded tokens per batch (sentences × the longer padded side).
+    public var batchTokens = 4096
+    /// Translation: validation sentences translated greedily for BLEU at each validation.
+    public var bleuSentences = 200
+
+    public init() {}
+
+    /// The files this run reads, for checking they exist before any work.
+    public var inputs: [String] {
+        [corpus, sourceFile, targetFile, valid, validSource, validTarget].compactMap { $0 }
+    }
+
+    public var columnPair: (Int, Int)? { columns.map { ($0[0], $0[1]) } }
+}
+
+/// A training run: RUN/config.json, everything needed to rebuild the model and continue training. One type for
+/// both tasks, loaded and saved here only. Version 2; version 1 (lmtrain before the `Run` type: a language
+/// model's corpus at the top level, a translation run's under `data`) still loads.
+public struct Run: Sendable, Equatable {
+    public static let format = "lmtrain-run"
+    public static let version = 2
+
+    public var model: ModelShape
+    public var train: TrainOptions
+    public var data: DataOptions
+    /// The tokenizer file, relative to the run directory.
+    public var tokenizer = "tokenizer.json"
+
+    public var task: RunTask { model.task }
+
+    public init(model: ModelShape, train: TrainOptions, data: DataOptions) {
+        self.model = model; self.train = train; self.data = data
+    }
+
+    /// One line saying what is wrong with this run's settings, or nil.
+    public var problem: String? {
+        if let p = model.problem { return p }
+        if let p = train.problem(task: task) { return p }
+        if task == .translate && data.batchTokens < 16 { return "--batch-tokens must be at least 16" }
+        if data.corpus == nil && (data.sourceFile == nil || data.targetFile == nil) { return "give a corpus to train on" }
+        return nil
+    }
+
+    // MARK: - RUN/config.json
+
+    /// The task of the run in `directory`, read before the whole file is decoded.
+    public static func task(of directory: String) throws -> RunTask {
+        try probe(directory).task
+    }
+
+    struct Probe: Decodable { var format: String?; var version: Int?; var task: String? }
+
+    static func probe(_ directory: String) throws -> (task: RunTask, version: Int, data: Data) {
+        let path = RunPaths(directory).config
+        guard let d = FileManager.default.contents(atPath: path) else { throw RunError.notARun(directory) }
+        guard let p = try? JSONDecoder().decode(Probe.self, from: d), p.format == format else { throw RunError.notARun(directory) }
+        let version = p.version ?? 1
+        guard (1...Self.version).contains(version) else {
+            throw RunError.invalidOption("\(path) has run format version \(version); this lmtrain reads versions 1 to \(Self.version) (use a newer lmtrain, or train again)")
+        }
+        guard let task = RunTask(rawValue: p.task ?? "lm") else {
+            throw RunError.badCheckpoint("\(path) names an unknown task '\(p.task ?? "")'")
+        }
+        return (task, version, d)
+    }
+
+    /// Loads RUN/config.json. `expecting` refuses, with one line saying which command fits, a run of the other task.
+    public static func load(directory: String, expecting: RunTask? = nil) throws -> Run {
+        let (task, version, d) = try probe(directory)
+        if let expecting, expecting != task {
+            switch task {
+            case .translate:
+                throw RunError.invalidOption("\(directory) is a translation model, not a language model: use `lmtrain translate \(directory)` with it")
+            case .lm:
+                throw RunError.invalidOption("\(directory) is a language-model run, not a translation model: use `lmtrain generate` or `lmtrain eval` with it, or train one with `lmtrain fit --task translate`")
+            }
+        }
+        do {
+            let file = try JSONDecoder().decode(File.self, from: d)
+            var data = file.data ?? DataOptions()
+            if version == 1 && task == .lm { data.corpus = file.corpus; data.valid = file.valid }
+            let model: ModelShape
+            switch task {
+            case .lm: model = .gpt(try JSONDecoder().decode(ModelOf<GPTConfig>.self, from: d).model)
+            case .translate: model = .seq2seq(try JSONDecoder().decode(ModelOf<Seq2SeqConfig>.self, from: d).model)
+            }
+            var run = Run(model: model, train: file.train, data: data)
+            run.tokenizer = file.tokenizer
+            return run
+        } catch {
+            throw RunError.badCheckpoint("\(RunPaths(directory).config) is not a valid run configuration: \(error)")
+        }
+    }
+
+    /// Writes RUN/config.json atomically, keys sorted (so equal runs give equal files).
+    public func save(directory: String) throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let d: Data
+        switch model {
+        case .gpt(let c): d = try enc.encode(Written(model: c, run: self))
+        case .seq2seq(let c): d = try enc.encode(Written(model: c, run: self))
+        }
+        try writeRunFile(d, to: RunPaths(directory).config)
+    }
+
+    /// The file as written: the model's config under `model`, by task.
+    struct Written<M: Encodable>: Encodable {
+        var format = Run.format, version = Run.version
+        var task: RunTask, model: M, train: TrainOptions, data: DataOptions, tokenizer: String
+        init(model: M, run: Run) {
+            task = run.task; self.model = model; train = run.train; data = run.data; tokenizer = run.tokenizer
+        }
+    }
+
+    /// The fields of both versions (version 1 language-model runs kept their corpus at the top level).
+    struct File: Decodable {
+        var train: TrainOptions
+        var data: DataOptions?
+        var corpus: String?
+        var valid: String?
+        var tokenizer: String
+    }
+
+    struct ModelOf<M: Decodable>: Decodable { var model: M }
+}
+
+/// An atomic write whose failure is a run error naming the file.
+public func writeRunFile(_ d: Data, to path: String) throws {
+    do { try writeAtomically(d, to: path) } catch { throw RunError.unwritable(path) }
+}
+
+/// The files of a run directory.
+public struct RunPaths: Sendable {
+    public let directory: String
+    public init(_ directory: String) { self.directory = directory }
+
+    public var config: String { directory + "/config.json" }
+    public var weights: String { directory + "/model.safetensors" }
+    public var optimizer: String { directory + "/optimizer.safetensors" }
+    public var metrics: String { directory + "/metrics.jsonl" }
+    /// Cached token ids of the corpora.
+    public var idCache: String { directory + "/data" }
+    /// Weight snapshots kept for averaging.
+    public var snapshots: String { directory + "/checkpoints" }
+    public var averagedWeights: String { directory + "/model.averaged.safetensors" }
+    public var calibration: String { directory + "/calibration.json" }
+    public var reliabilityDiagram: String { directory + "/reliability.svg" }
+    public var curves: String { directory + "/curves.svg" }
+    public func tokenizer(_ run: Run) -> String { directory + "/" + run.tokenizer }
+}

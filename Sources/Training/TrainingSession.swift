@@ -1,0 +1,195 @@
+import Foundation
+import Datasets
+import FileIO
+import Kernels
+import Model
+import Runs
+import Tokenizer
+
+/// Where a new run's tokenizer comes from.
+public enum TokenizerSource: Sendable {
+    /// A tokenizer file, copied into the run.
+    case file(String)
+    /// One trained on the run's corpora (both sides of a parallel corpus: a joint vocabulary).
+    case train(vocabSize: Int)
+}
+
+/// What a session tells its caller while it sets up (the library never prints).
+public enum SessionEvent {
+    /// Tokenizer training: merges done of the vocabulary size.
+    case tokenizerProgress(done: Int, total: Int)
+    case tokenizerTrained(vocabularySize: Int)
+    /// A note worth a line (skipped pairs, a resumed run).
+    case note(String)
+}
+
+/// A run ready to train: its configuration, tokenizer, data and trainer. Everything `fit` does between
+/// parsing its options and the training loop lives here (task defaults, the validation hold-out, the unigram
+/// prior, tokenizer acquisition, the id cache), for both tasks.
+public final class TrainingSession {
+    public let directory: String
+    public private(set) var run: Run
+    public let tokenizer: BPETokenizer
+    public let trainer: Trainer
+    /// One line on the model and one on the data, for the log.
+    public let modelSummary: String, dataSummary: String
+
+    /// A function of a run's tokenizer giving translation validation metrics (e.g. greedy BLEU).
+    public typealias MetricsFactory = (BPETokenizer, DataOptions) -> ValidationMetrics
+
+    /// Starts a new run in `directory`: checks the options and the inputs before any work, refuses a
+    /// directory that already holds a run, acquires the tokenizer, and writes RUN/config.json only once the
+    /// trainer is built (a failure before leaves no run, so the directory stays usable).
+    public static func create(run: Run, directory: String, tokenizer source: TokenizerSource,
+                              validationMetrics: MetricsFactory? = nil,
+                              onEvent: (SessionEvent) -> Void = { _ in }) throws -> TrainingSession {
+        if let p = run.problem { throw RunError.invalidOption(p) }
+        for f in run.data.inputs { try TextFile.checkReadable(f) }
+        if case .file(let f) = source { try TextFile.checkReadable(f) }
+        // Never train over an earlier run: its model would be lost.
+        if FileManager.default.fileExists(atPath: RunPaths(directory).config) {
+            throw RunError.invalidOption("\(directory) already holds a run: continue it with `lmtrain fit --resume \(directory)`, or choose another --output")
+        }
+        // Read the pairs before training a tokenizer: a malformed file fails in a second, not after minutes.
+        let pairs = run.task == .translate ? try run.pairSplit { onEvent(.note("skipped \($0) line(s) with an empty side")) } : nil
+        try prepareDirectory(directory)
+        let tok = try obtainTokenizer(source, corpora: run.data.corpus.map { [$0] } ?? [run.data.sourceFile!, run.data.targetFile!],
+                                      into: RunPaths(directory).tokenizer(run), threads: run.train.threads, onEvent: onEvent)
+        var run = run
+        switch run.model {
+        case .gpt(var c): c.vocabSize = tok.vocabularySize; run.model = .gpt(c)
+        case .seq2seq(var c): c.vocabSize = tok.vocabularySize; run.model = .seq2seq(c)
+        }
+        let s = try TrainingSession(run: run, directory: directory, tokenizer: tok, resume: false, pairs: pairs,
+                                    validationMetrics: validationMetrics, onEvent: onEvent)
+        try run.save(directory: directory)
+        return s
+    }
+
+    /// Continues the run in `directory` from its last checkpoint, with its saved options except the thread
+    /// count and, when given, the matrix-product precision.
+    public static func resume(directory: String, threads: Int, matmulPrecision: MatmulPrecision? = nil,
+                              validationMetrics: MetricsFactory? = nil,
+                              onEvent: (SessionEvent) -> Void = { _ in }) throws -> TrainingSession {
+        var run = try Run.load(directory: directory)
+        run.train.threads = threads
+        if let matmulPrecision { run.train.matmulPrecision = matmulPrecision }
+        if let p = run.train.precision.unavailableReason { throw RunError.invalidOption(p) }
+        let tok = try LoadedRun<GPT>.tokenizer(of: run, in: directory)
+        onEvent(.note("resuming \(directory)"))
+        return try TrainingSession(run: run, directory: directory, tokenizer: tok, resume: true, pairs: nil,
+                                   validationMetrics: validationMetrics, onEvent: onEvent)
+    }
+
+    init(run: Run, directory: String, tokenizer tok: BPETokenizer, resume: Bool, pairs: (train: ParallelText, valid: ParallelText)?,
+         validationMetrics: MetricsFactory?, onEvent: (SessionEvent) -> Void) throws {
+        self.run = run
+        self.directory = directory
+        tokenizer = tok
+        let opts = run.train
+        let pool = ThreadPool(threads: opts.threads, matmulPrecision: opts.precision)
+        let style = opts.smoothingStyle
+        switch run.model {
+        case .gpt(let config):
+            let (train, valid) = try Self.languageModelData(run, tokenizer: tok, directory: directory)
+            let T = config.context
+            guard train.count > T + 1 else {
+                throw RunError.corpusTooSmall(file: run.data.corpus!, tokens: train.count, needed: T + 2)
+            }
+            let prior = style == .unigram ? unigramPrior(vocab: config.vocabSize, sequences: [train], eosPerSequence: nil) : nil
+            let model = GPT(config: config, pool: pool)
+            trainer = try Trainer(model: model, options: opts, run: directory, train: train, valid: valid,
+                                  eos: tok.id(of: .eos), prior: prior, resume: resume)
+            modelSummary = "\(config.parameterCount.formatted()) parameters (d \(config.dModel), \(config.layers) layers, \(config.heads) heads, context \(T), vocabulary \(config.vocabSize))"
+            dataSummary = "\(train.count.formatted()) training / \(valid.count.formatted()) validation tokens"
+        case .seq2seq(let config):
+            let (trainText, validText) = try pairs ?? run.pairSplit { onEvent(.note("skipped \($0) line(s) with an empty side")) }
+            let trainData = try ParallelData.encode(trainText, tokenizer: tok, maxLength: config.maxLength, threads: opts.threads)
+            let validData = try ParallelData.encode(validText, tokenizer: tok, maxLength: config.maxLength, threads: opts.threads)
+            for (name, d) in [("training", trainData), ("validation", validData)] where d.skippedEmpty + d.skippedLong > 0 {
+                onEvent(.note("\(name) data: skipped \(d.skippedEmpty) pair(s) with an empty side and \(d.skippedLong) longer than \(config.maxLength) tokens"))
+            }
+            let eos = tok.id(of: .eos)
+            let prior = style == .unigram ? unigramPrior(vocab: config.vocabSize, sequences: trainData.targets, eosPerSequence: eos) : nil
+            let model = Seq2Seq(config: config, pool: pool)
+            let task = try TranslationTask(model: model, train: trainData, valid: validData, tokenizer: tok,
+                                           maxTokens: run.data.batchTokens, gradAccum: opts.gradAccum, seed: opts.seed,
+                                           validationMetrics: validationMetrics?(tok, run.data))
+            trainer = try Trainer(task: task, options: opts, run: directory, prior: prior, resume: resume)
+            modelSummary = "\(config.parameterCount.formatted()) parameters (encoder–decoder, d \(config.dModel), \(config.encoderLayers)+\(config.decoderLayers) layers, \(config.heads) heads, vocabulary \(config.vocabSize))"
+            dataSummary = "\(trainData.count.formatted()) training pairs (\(trainData.targetTokens.formatted()) target tokens, \(task.buckets.batches.count) batches of ≤ \(run.data.batchTokens) tokens) / \(validData.count.formatted()) validation pairs"
+        }
+    }
+
+    /// A language model's training and validation token streams; whole files are cached by id in RUN/data.
+    static func languageModelData(_ run: Run, tokenizer tok: BPETokenizer, directory: String) throws -> ([Int32], [Int32]) {
+        let threads = run.train.threads
+        switch try run.textSplit() {
+        case .files(let trainFile, let validFile):
+            let cacheDir = RunPaths(directory).idCache
+            try? FileManager.default.createDirectory(atPath: cacheDir, withIntermediateDirectories: true)
+            let key = contentKey(RunPaths(directory).tokenizer(run))
+            let train = try TokenStream.load(file: trainFile, tokenizer: tok, tokenizerKey: key, threads: threads, cacheDir: cacheDir)
+            let valid = try TokenStream.load(file: validFile, tokenizer: tok, tokenizerKey: key, threads: threads, cacheDir: cacheDir)
+            return (train.ids, valid.ids)
+        case .heldOut(let train, let valid):
+            return (try TokenStream.encode(lines: train, tokenizer: tok, threads: threads).ids,
+                    try TokenStream.encode(lines: valid, tokenizer: tok, threads: threads).ids)
+        }
+    }
+
+    /// The given tokenizer (copied into the run), or one trained on the text of `corpora`.
+    static func obtainTokenizer(_ source: TokenizerSource, corpora: [String], into dest: String, threads: Int,
+                                onEvent: (SessionEvent) -> Void) throws -> BPETokenizer {
+        switch source {
+        case .file(let path):
+            let tok = try TokenizerFile.load(path)
+            try TokenizerFile.save(tok, to: dest)
+            return tok
+        case .train(let vocabSize):
+            var lines: [String] = []
+            for corpus in corpora {
+                let tsv = TextFile.isTSV(corpus)
+                for l in try TextFile.lines(corpus) { for f in TextFile.textFields(of: l, isTSV: tsv) where !f.isEmpty { lines.append(String(f)) } }
+            }
+            if !lines.contains(where: { !$0.allSatisfy(\.isWhitespace) }) { throw TokenizerError.emptyCorpus(corpora) }
+            var o = BPETrainingOptions(vocabularySize: vocabSize)
+            o.threads = threads
+            let tok = try withoutActuallyEscaping(onEvent) { onEvent in
+                try BPETrainer.train(lines: lines, options: o) { p in
+                    if case .merging(let done, _, _, _) = p { onEvent(.tokenizerProgress(done: done, total: vocabSize)) }
+                }
+            }
+            onEvent(.tokenizerTrained(vocabularySize: tok.vocabularySize))
+            try TokenizerFile.save(tok, to: dest)
+            return tok
+        }
+    }
+}
+
+/// Unigram frequencies of `sequences` (plus one `eosPerSequence` each, when given), add-one smoothed so every
+/// token keeps some mass: the prior of `--smoothing-style unigram`.
+func unigramPrior(vocab V: Int, sequences: [[Int32]], eosPerSequence eos: Int32?) -> [Float] {
+    var counts = [Double](repeating: 1, count: V)
+    for s in sequences { for id in s { counts[Int(id)] += 1 } }
+    if let eos { counts[Int(eos)] += Double(sequences.count) }
+    let total = counts.reduce(0, +)
+    return counts.map { Float($0 / total) }
+}
+
+/// Makes `dir` (and parents) and checks a file can be written in it.
+func prepareDirectory(_ dir: String) throws {
+    do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+        throw RunError.unwritable(dir)
+    }
+    let probe = dir + "/.write-test-\(getpid())"
+    guard FileManager.default.createFile(atPath: probe, contents: Data()) else { throw RunError.unwritable(dir) }
+    try? FileManager.default.removeItem(atPath: probe)
+}
+
+/// A stable key of a tokenizer file's content (FNV-1a), for the token-id cache.
+func contentKey(_ path: String) -> String {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for b in FileManager.default.contents(atPath: path) ?? Data() { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+    return String(h, radix: 16)
+}
