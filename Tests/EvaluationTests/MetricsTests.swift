@@ -98,7 +98,8 @@ func bibleReferences(_ n: Int) throws -> [String] {
             let ours = Metrics.bleu(hypotheses: h, references: r).score, oursC = Metrics.chrF(hypotheses: h, references: r)
             #expect(abs(ours - bleu) < 0.01, "\(name): BLEU \(ours) vs sacreBLEU \(bleu)")
             #expect(abs(oursC - chrf) < 0.01, "\(name): chrF \(oursC) vs sacreBLEU \(chrf)")
-            #expect(bleu > 1 && bleu < 99, "\(name): the comparison needs a non-trivial score (\(bleu))")
+            // The model set is a weak model's output (Fixtures/README.md): BLEU near 1, chrF2 near 11.
+            #expect(bleu > 0.5 && bleu < 99 && chrf > 5, "\(name): the comparison needs non-trivial scores (BLEU \(bleu), chrF2 \(chrf))")
         }
     }
 }
