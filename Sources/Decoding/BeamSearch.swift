@@ -28,8 +28,19 @@ public struct BeamOptions: Sendable {
     public var eos: Int32
     /// Tokens never chosen (pad, bos, unk, …).
     public var banned: Set<Int32> = []
+    /// Further processors of each row's log-probabilities, after those of the options above.
+    public var extraProcessors: [any LogitsProcessor] = []
 
     public init(eos: Int32) { self.eos = eos }
+
+    /// The logits processors these options stand for, in order (no-ops left out).
+    public var processors: [any LogitsProcessor] {
+        var p: [any LogitsProcessor] = []
+        if !banned.isEmpty { p.append(BanTokens(banned)) }
+        if minLength > 1 { p.append(MinLength(eos: eos, minLength: minLength)) }
+        if noRepeatNgram > 0 { p.append(NoRepeatNgram(noRepeatNgram)) }
+        return p + extraProcessors
+    }
 }
 
 /// A finished hypothesis: tokens (EOS excluded), total log-probability, and the score it was ranked by.
@@ -39,13 +50,9 @@ public struct Hypothesis: Sendable, Equatable {
     public let score: Float
 }
 
-/// Beam search over a `StepScorer` for one source (or one language-model prompt): the batched search with a
-/// batch of one, through an adapter that hands the scorer whole prefixes.
-public func beamSearch<S: StepScorer>(_ scorer: inout S, prompt: [Int32] = [], options o: BeamOptions) -> [Hypothesis] {
-    var adapter = PrefixScorer(inner: scorer, prompt: prompt)
-    let result = batchBeamSearch(&adapter, sentences: 1, options: o)[0]
-    scorer = adapter.inner
-    return result
+/// Beam search for one source (or one language-model prompt): the batched search with a batch of one.
+public func beamSearch<S: StepScorer>(_ scorer: inout S, options o: BeamOptions) -> [Hypothesis] {
+    batchBeamSearch(&scorer, sentences: 1, options: o)[0]
 }
 
 /// Beam search for a batch of sentences at once: every step scores all live hypotheses of all unfinished
@@ -56,9 +63,10 @@ public func beamSearch<S: StepScorer>(_ scorer: inout S, prompt: [Int32] = [], o
 /// now, does not beat the worst of them (HF's heuristic), or at its maximum length; done sentences leave the
 /// batch, and the scorer reorders its caches by the rows' origins. Greedy search is beam 1.
 /// `maxLengths[s]` overrides `options.maxLength` per sentence (a·source length + b).
-public func batchBeamSearch<S: BatchStepScorer>(_ scorer: inout S, sentences: Int, options o: BeamOptions,
+public func batchBeamSearch<S: StepScorer>(_ scorer: inout S, sentences: Int, options o: BeamOptions,
                                                 maxLengths: [Int]? = nil) -> [[Hypothesis]] {
     let V = scorer.vocabularySize
+    let processors = o.processors
     var state = (0..<sentences).map { s in
         SentenceBeam(live: [LiveHypothesis(tokens: [], logProb: 0)], maxLength: max(1, maxLengths?[s] ?? o.maxLength))
     }
@@ -75,8 +83,8 @@ public func batchBeamSearch<S: BatchStepScorer>(_ scorer: inout S, sentences: In
             let s = rows[r0].sentence
             var r1 = r0
             while r1 < rows.count && rows[r1].sentence == s { r1 += 1 }
-            let extended = buffer.withUnsafeBufferPointer { b in
-                state[s].advance(logProbs: b.baseAddress! + r0 * V, V: V, length: length, options: o)
+            let extended = buffer.withUnsafeMutableBufferPointer { b in
+                state[s].advance(logProbs: b.baseAddress! + r0 * V, V: V, length: length, options: o, processors: processors)
             }
             if !state[s].done {
                 for (origin, token) in extended { next.append(BeamRow(sentence: s, origin: r0 + origin, token: token)) }
@@ -98,9 +106,10 @@ struct SentenceBeam {
 
     init(live: [LiveHypothesis], maxLength: Int) { self.live = live; self.maxLength = maxLength }
 
-    /// One step from the live hypotheses' next-token log-probabilities ([live.count, V]); returns, for the new
-    /// live hypotheses, the live row each extends and the token it adds.
-    mutating func advance(logProbs: UnsafePointer<Float>, V: Int, length: Int, options o: BeamOptions) -> [(Int, Int32)] {
+    /// One step from the live hypotheses' next-token log-probabilities ([live.count, V], changed in place by the
+    /// logits processors); returns, for the new live hypotheses, the live row each extends and the token it adds.
+    mutating func advance(logProbs: UnsafeMutablePointer<Float>, V: Int, length: Int, options o: BeamOptions,
+                          processors: [any LogitsProcessor]) -> [(Int, Int32)] {
         // The best 2·beam candidates (total log-prob, row, token), best first, ties to the lower row and token:
         // kept by ordered insertion into a short list rather than by sorting all rows × V of them.
         let keep = 2 * o.beam
@@ -110,15 +119,14 @@ struct SentenceBeam {
             a.0 != b.0 ? a.0 > b.0 : (a.1, a.2) < (b.1, b.2)
         }
         for (r, h) in live.enumerated() {
-            let banned = blockedByNgram(h.tokens, n: o.noRepeatNgram)
+            processors.apply(logProbs + r * V, vocab: V, tokens: h.tokens)
             for v in 0..<V {
                 let lp = logProbs[r * V + v]
                 if lp == -.infinity || lp.isNaN { continue }
                 let c = (h.logProb + lp, r, Int32(v))
                 if cands.count == keep && !better(c, cands[keep - 1]) { continue }
                 let tok = Int32(v)
-                if o.banned.contains(tok) || banned.contains(tok) { continue }
-                if tok == o.eos && length < o.minLength { continue }
+                // The maximum length is the sentence's own (a·source + b), so it stays a rule of the search.
                 if tok != o.eos && length >= maxLength { continue }
                 var i = cands.count
                 while i > 0 && better(c, cands[i - 1]) { i -= 1 }
@@ -170,16 +178,4 @@ struct SentenceBeam {
 struct LiveHypothesis {
     var tokens: [Int32]
     var logProb: Float
-}
-
-/// Tokens that would complete an n-gram already present in `tokens`.
-func blockedByNgram(_ tokens: [Int32], n: Int) -> Set<Int32> {
-    guard n > 0, tokens.count >= n else { return [] }
-    if n == 1 { return Set(tokens) }
-    let prefix = Array(tokens.suffix(n - 1))
-    var out: Set<Int32> = []
-    for i in 0...(tokens.count - n) where Array(tokens[i..<(i + n - 1)]) == prefix {
-        out.insert(tokens[i + n - 1])
-    }
-    return out
 }

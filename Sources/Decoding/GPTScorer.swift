@@ -2,8 +2,8 @@ import Foundation
 import Kernels
 import Model
 
-/// A language model as a `StepScorer`: one key/value cache row per hypothesis, reordered by origin each step,
-/// so a step costs one incremental forward pass for the whole beam.
+/// A language model as a `StepScorer` for one prompt: one key/value cache row per hypothesis, reordered by
+/// origin each step, so a step costs one incremental forward pass for the whole beam.
 public struct GPTScorer: StepScorer {
     public let model: GPT
     let cache: KVCache
@@ -19,21 +19,23 @@ public struct GPTScorer: StepScorer {
         logits = [Float](repeating: 0, count: beam * model.config.vocabSize)
     }
 
-    public mutating func logProbabilities(hypotheses: [[Int32]], origins: [Int]?, into out: UnsafeMutablePointer<Float>) {
+    public mutating func logProbabilities(rows: [BeamRow], into out: UnsafeMutablePointer<Float>) {
         let B = cache.batch, V = vocabularySize
-        if let origins {
-            cache.reorder(origins: origins + Array(repeating: 0, count: B - origins.count))
-            let last = hypotheses.map { $0.last! } + Array(repeating: 0, count: B - hypotheses.count)
-            logits.withUnsafeMutableBufferPointer { model.decodeStep(tokens: last, cache: cache, logits: $0.baseAddress!) }
-        } else {
+        if rows.first?.origin == nil {
+            // The first step: the prompt through every row (the search's start token is the prompt's own end).
             cache.reset()
             for t in prompt {
                 logits.withUnsafeMutableBufferPointer { model.decodeStep(tokens: Array(repeating: t, count: B), cache: cache, logits: $0.baseAddress!) }
             }
+        } else {
+            let origins = rows.map { $0.origin! }
+            cache.reorder(origins: origins + Array(repeating: 0, count: B - origins.count))
+            let last = rows.map(\.token) + Array(repeating: 0, count: B - rows.count)
+            logits.withUnsafeMutableBufferPointer { model.decodeStep(tokens: last, cache: cache, logits: $0.baseAddress!) }
         }
         // Log-softmax of each live row.
         logits.withUnsafeBufferPointer { l in
-            logSoftmaxRows(out: out, input: l.baseAddress!, rows: hypotheses.count, cols: V, pool: model.pool)
+            logSoftmaxRows(out: out, input: l.baseAddress!, rows: rows.count, cols: V, pool: model.pool)
         }
     }
 }

@@ -1,40 +1,34 @@
 import Foundation
 import Kernels
 
-/// Picks the next token from logits: greedy, or sampling with temperature, top-k and top-p (nucleus).
+/// Picks the next token from logits: greedy, or sampling after the logits processors (banned tokens, then
+/// temperature, top-k and top-p, as HF's and CTranslate2's samplers order them).
 public struct Sampler {
-    public var temperature: Float = 1
-    public var topK = 0
-    public var topP: Float = 1
-    public var greedy = false
+    public var processors: [any LogitsProcessor]
+    public var greedy: Bool
     var rng: SplitMix64
+    var scratch: [Float] = []
 
-    public init(temperature: Float = 1, topK: Int = 0, topP: Float = 1, greedy: Bool = false, seed: UInt64) {
-        self.temperature = temperature; self.topK = topK; self.topP = topP; self.greedy = greedy
+    public init(temperature: Float = 1, topK: Int = 0, topP: Float = 1, greedy: Bool = false, banned: Set<Int32> = [], seed: UInt64) {
+        self.greedy = greedy || temperature <= 0
+        processors = [BanTokens(banned)]
+        if !self.greedy { processors += [Temperature(temperature), TopK(topK), TopP(topP)] }
         rng = SplitMix64(seed: seed)
     }
 
-    /// The chosen id, never one of `banned` (e.g. `<pad>`).
-    public mutating func pick(_ logits: UnsafePointer<Float>, vocab V: Int, banned: Set<Int32> = []) -> Int32 {
-        var order = (0..<V).filter { !banned.contains(Int32($0)) }
-        if greedy || temperature <= 0 {
-            return Int32(order.max { logits[$0] < logits[$1] }!)
+    /// The next token after `tokens` (what has been generated so far) from the logits [V].
+    public mutating func pick(_ logits: UnsafePointer<Float>, vocab V: Int, tokens: [Int32] = []) -> Int32 {
+        if scratch.count != V { scratch = [Float](repeating: 0, count: V) }
+        return scratch.withUnsafeMutableBufferPointer { b in
+            let s = b.baseAddress!
+            s.update(from: logits, count: V)
+            processors.apply(s, vocab: V, tokens: tokens)
+            let order = descendingOrder(s, V)
+            if greedy { return Int32(order[0]) }
+            let probs = softmax(s, order: order)
+            var u = rng.uniform(), i = 0
+            while i < probs.count - 1 && u >= probs[i] { u -= probs[i]; i += 1 }
+            return Int32(order[i])
         }
-        order.sort { logits[$0] > logits[$1] }
-        if topK > 0 && topK < order.count { order = Array(order.prefix(topK)) }
-        let m = Double(logits[order[0]])
-        var probs = order.map { Foundation.exp((Double(logits[$0]) - m) / Double(temperature)) }
-        let total = probs.reduce(0, +)
-        probs = probs.map { $0 / total }
-        if topP < 1 {
-            var acc = 0.0, keep = 0
-            while keep < probs.count { acc += probs[keep]; keep += 1; if acc >= Double(topP) { break } }
-            order = Array(order.prefix(keep)); probs = Array(probs.prefix(keep))
-            let s = probs.reduce(0, +)
-            probs = probs.map { $0 / s }
-        }
-        var u = rng.uniform(), i = 0
-        while i < probs.count - 1 && u >= probs[i] { u -= probs[i]; i += 1 }
-        return Int32(order[i])
     }
 }

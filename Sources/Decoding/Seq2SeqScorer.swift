@@ -2,10 +2,10 @@ import Foundation
 import Kernels
 import Model
 
-/// A translation model as a `BatchStepScorer`: the sources are encoded once (cross-attention keys and values
+/// A translation model as a `StepScorer`: the sources are encoded once (cross-attention keys and values
 /// per sentence and layer), and each call runs one incremental decoder step for all live rows, the rows'
 /// self-attention caches reordered by origin first.
-public final class Seq2SeqScorer: BatchStepScorer {
+public final class Seq2SeqScorer: StepScorer {
     public let model: Seq2Seq
     let state: Seq2SeqDecoderState
     public var vocabularySize: Int { model.config.vocabSize }

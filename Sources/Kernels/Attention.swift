@@ -195,3 +195,47 @@ public func multiHeadAttentionForwardNaive(out: UnsafeMutablePointer<Float>, q: 
         }
     }}}
 }
+
+/// Reference backward of `multiHeadAttentionForwardNaive` in Double, written as its forward in reverse for one
+/// (b, h, query row) at a time: recompute the visible scores s and P = softmax(s), then dV += Pᵀ·dO,
+/// dP = dO·Vᵀ, dS = P ⊙ (dP − Σ dP ⊙ P), dQ = dS·K/√hs, dK += dSᵀ·Q/√hs. Packed rows of C channels; writes dq, dk, dv.
+public func multiHeadAttentionBackwardNaive(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
+                                            dv: UnsafeMutablePointer<Float>,                 // [B, Tq, C], [B, Tk, C] ×2
+                                            dout: UnsafePointer<Float>,                      // [B, Tq, C]
+                                            q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                                            B: Int, Tq: Int, Tk: Int, C: Int, H: Int, causal: Bool, keyLengths: [Int32]?) {
+    let hs = C / H
+    let scale = 1 / Double(hs).squareRoot()
+    var gq = [Double](repeating: 0, count: B * Tq * C), gk = [Double](repeating: 0, count: B * Tk * C)
+    var gv = [Double](repeating: 0, count: B * Tk * C)
+    for b in 0..<B { for h in 0..<H { for i in 0..<Tq {
+        let limit = keyLengths.map { Int($0[b]) } ?? Tk
+        let keysSeen = (0..<Tk).filter { $0 < limit && (!causal || $0 <= i) }
+        let qi = (b * Tq + i) * C + h * hs
+        // Forward again: scores and probabilities of this row.
+        let s = keysSeen.map { j in (0..<hs).reduce(0.0) { $0 + Double(q[qi + $1]) * Double(k[(b * Tk + j) * C + h * hs + $1]) } * scale }
+        let mx = s.max()!
+        let z = s.reduce(0.0) { $0 + Foundation.exp($1 - mx) }
+        let p = s.map { Foundation.exp($0 - mx) / z }
+        // Backward: through the mix with V, the softmax, then the scores' two factors.
+        var dp = [Double](repeating: 0, count: keysSeen.count)
+        for (n, j) in keysSeen.enumerated() {
+            let vj = (b * Tk + j) * C + h * hs
+            for c in 0..<hs {
+                gv[vj + c] += p[n] * Double(dout[qi + c])
+                dp[n] += Double(dout[qi + c]) * Double(v[vj + c])
+            }
+        }
+        let dot = zip(dp, p).reduce(0.0) { $0 + $1.0 * $1.1 }
+        for (n, j) in keysSeen.enumerated() {
+            let ds = p[n] * (dp[n] - dot) * scale
+            let kj = (b * Tk + j) * C + h * hs
+            for c in 0..<hs {
+                gq[qi + c] += ds * Double(k[kj + c])
+                gk[kj + c] += ds * Double(q[qi + c])
+            }
+        }
+    }}}
+    for i in 0..<(B * Tq * C) { dq[i] = Float(gq[i]) }
+    for i in 0..<(B * Tk * C) { dk[i] = Float(gk[i]); dv[i] = Float(gv[i]) }
+}

@@ -62,86 +62,57 @@ public final class GPT {
     /// GPT-2's initialisation: N(0, 0.02) for matrices and token embeddings, N(0, 0.01) for positions,
     /// residual output projections scaled by 1/√(2·layers), zero biases, unit LayerNorm gains.
     public func initialize(seed: UInt64) {
-        var rng = GaussianRNG(seed: seed)
-        params.zero()
         let residualScale = 1 / Float(2 * config.layers).squareRoot()
-        for t in layout.tensors {
-            let p = params.base + t.offset
-            if t.name.hasSuffix("ln_1.weight") || t.name.hasSuffix("ln_2.weight") || t.name == "ln_f.weight" {
-                p.update(repeating: 1, count: t.count)
-            } else if t.decays {
-                var std: Float = t.name == "wpe.weight" ? 0.01 : 0.02
-                if t.name.hasSuffix("c_proj.weight") { std *= residualScale }
-                for i in 0..<t.count { p[i] = std * rng.next() }
-            }
-        }
+        initializeParameters(params, layout: layout, seed: seed,
+                             isNormGain: { t in t.name.hasSuffix("ln_1.weight") || t.name.hasSuffix("ln_2.weight") || t.name == "ln_f.weight" },
+                             std: { ($0.name == "wpe.weight" ? 0.01 : 0.02) * ($0.name.hasSuffix("c_proj.weight") ? residualScale : 1) })
     }
 
     // MARK: - Activations
 
-    /// Every activation a training step keeps, for one batch shape, in one arena.
+    /// Every activation a training step keeps, for one batch shape.
     struct Activations {
         let B: Int, T: Int
-        let arena: FloatArena
+        /// Owns every buffer below.
+        let arena: ActivationArena
         let encoded: UnsafeMutablePointer<Float>       // [B, T, C]
-        let ln1, ln1Mean, ln1Rstd, qkv, atty, probs, attproj, res1: [UnsafeMutablePointer<Float>]
-        let ln2, ln2Mean, ln2Rstd, fch, fchGelu, fcproj, res2: [UnsafeMutablePointer<Float>]
-        let lnf, lnfMean, lnfRstd: UnsafeMutablePointer<Float>
+        /// Per layer: the attention sublayer (its output, res1, is the MLP's input) and the MLP (output res2).
+        let layers: [(attention: AttentionActivations, mlp: MLPActivations)]
+        let lnf: UnsafeMutablePointer<Float>           // [B, T, C]
+        let lnfMean, lnfRstd: UnsafeMutablePointer<Float>   // [B, T]
         let logits: UnsafeMutablePointer<Float>        // [headRows, V]
-        // Backward scratch, reused layer after layer.
-        let dres, dtmp, dlnf, datty: UnsafeMutablePointer<Float>   // [B, T, C]
-        let dqkv: UnsafeMutablePointer<Float>          // [B, T, 3C]
-        let d4c2: UnsafeMutablePointer<Float>          // [B, T, 4C]
         let headRows: Int
+        // Backward scratch, reused layer after layer.
+        let dres, dlnf: UnsafeMutablePointer<Float>   // [B, T, C]
+        let scratch: SublayerScratch                   // rows B·T
 
-        func attention(_ l: Int) -> AttentionActivations {
-            AttentionActivations(ln: ln1[l], mean: ln1Mean[l], rstd: ln1Rstd[l], qkv: qkv[l], kv: nil, atty: atty[l],
-                                 probs: probs[l], proj: attproj[l], out: res1[l])
-        }
-        func mlp(_ l: Int) -> MLPActivations {
-            MLPActivations(ln: ln2[l], mean: ln2Mean[l], rstd: ln2Rstd[l], fch: fch[l], fchGelu: fchGelu[l], proj: fcproj[l], out: res2[l])
-        }
-        var scratch: SublayerScratch { SublayerScratch(dtmp: dtmp, datty: datty, dqkv: dqkv, d4c2: d4c2) }
+        func attention(_ l: Int) -> AttentionActivations { layers[l].attention }
+        func mlp(_ l: Int) -> MLPActivations { layers[l].mlp }
+        func res1(_ l: Int) -> UnsafeMutablePointer<Float> { layers[l].attention.out }
+        func res2(_ l: Int) -> UnsafeMutablePointer<Float> { layers[l].mlp.out }
 
         init(config c: GPTConfig, B: Int, T: Int) {
             self.B = B; self.T = T
-            let N = B * T, C = c.dModel, L = c.layers, H = c.heads, V = c.vocabSize
-            headRows = min(N, 256)
-            var sizes: [Int] = []
-            func reserve(_ n: Int) -> Int { sizes.append((n + 15) / 16 * 16); return sizes.count - 1 }
-            let iEnc = reserve(N * C)
-            var perLayer: [[Int]] = []
+            let N = B * T, C = c.dModel, H = c.heads, V = c.vocabSize
+            let a = ActivationArena()
+            arena = a
+            encoded = a.take(N * C)
             // The projections' outputs (before the residual add) and GELU(fch) are read only in forward, right
             // after they are written: one buffer each serves every layer (GELU(fch) shares the backward's [N, 4C]
             // scratch; mlpBackward recomputes it). That is about a third of the activation memory.
-            let iProj = reserve(N * C), iD4c2 = reserve(N * 4 * C)
-            for _ in 0..<L {
-                perLayer.append([reserve(N * C), reserve(N), reserve(N), reserve(N * 3 * C), reserve(N * C),
-                                 reserve(B * H * T * T), iProj, reserve(N * C),
-                                 reserve(N * C), reserve(N), reserve(N), reserve(N * 4 * C), iD4c2,
-                                 iProj, reserve(N * C)])
+            let proj = a.take(N * C)                    // [N, C]
+            let d4c2 = a.take(N * 4 * C)                // [N, 4C]
+            layers = (0..<c.layers).map { _ in
+                (AttentionActivations(ln: a.take(N * C), mean: a.take(N), rstd: a.take(N), qkv: a.take(N * 3 * C), kv: nil,
+                                      atty: a.take(N * C), probs: a.take(B * H * T * T), proj: proj, out: a.take(N * C)),
+                 MLPActivations(ln: a.take(N * C), mean: a.take(N), rstd: a.take(N), fch: a.take(N * 4 * C), fchGelu: d4c2,
+                                proj: proj, out: a.take(N * C)))
             }
-            let iLnf = reserve(N * C), iLnfM = reserve(N), iLnfR = reserve(N)
-            let iLogits = reserve(min(N, 256) * V)
-            let iDres = reserve(N * C), iDtmp = reserve(N * C), iDlnf = reserve(N * C), iDatty = reserve(N * C)
-            let iDqkv = reserve(N * 3 * C)
-            var offsets: [Int] = []
-            var total = 0
-            for s in sizes { offsets.append(total); total += s }
-            arena = FloatArena(count: total)
-            let base = arena.base
-            func ptr(_ i: Int) -> UnsafeMutablePointer<Float> { base + offsets[i] }
-            encoded = ptr(iEnc)
-            ln1 = perLayer.map { ptr($0[0]) }; ln1Mean = perLayer.map { ptr($0[1]) }; ln1Rstd = perLayer.map { ptr($0[2]) }
-            qkv = perLayer.map { ptr($0[3]) }; atty = perLayer.map { ptr($0[4]) }; probs = perLayer.map { ptr($0[5]) }
-            attproj = perLayer.map { ptr($0[6]) }; res1 = perLayer.map { ptr($0[7]) }
-            ln2 = perLayer.map { ptr($0[8]) }; ln2Mean = perLayer.map { ptr($0[9]) }; ln2Rstd = perLayer.map { ptr($0[10]) }
-            fch = perLayer.map { ptr($0[11]) }; fchGelu = perLayer.map { ptr($0[12]) }
-            fcproj = perLayer.map { ptr($0[13]) }; res2 = perLayer.map { ptr($0[14]) }
-            lnf = ptr(iLnf); lnfMean = ptr(iLnfM); lnfRstd = ptr(iLnfR)
-            logits = ptr(iLogits)
-            dres = ptr(iDres); dtmp = ptr(iDtmp); dlnf = ptr(iDlnf); datty = ptr(iDatty)
-            dqkv = ptr(iDqkv); d4c2 = ptr(iD4c2)
+            lnf = a.take(N * C); lnfMean = a.take(N); lnfRstd = a.take(N)
+            headRows = min(N, 256)
+            logits = a.take(headRows * V)
+            dres = a.take(N * C); dlnf = a.take(N * C)
+            scratch = SublayerScratch(dtmp: a.take(N * C), datty: a.take(N * C), dqkv: a.take(N * 3 * C), d4c2: d4c2)
         }
     }
 
@@ -171,8 +142,8 @@ public final class GPT {
             let w = block(l, p)
             selfAttentionForward(w.attention, a.attention(l), x: residual, B: B, T: T, C: C, H: H, causal: true,
                                  keyLengths: nil, dropout: DropoutSite(p: drop, base: dropoutSeed, site: 1 + 2 * l), pool: pool)
-            mlpForward(w.mlp, a.mlp(l), x: a.res1[l], N: N, C: C, dropout: DropoutSite(p: drop, base: dropoutSeed, site: 2 + 2 * l), pool: pool)
-            residual = UnsafePointer(a.res2[l])
+            mlpForward(w.mlp, a.mlp(l), x: a.res1(l), N: N, C: C, dropout: DropoutSite(p: drop, base: dropoutSeed, site: 2 + 2 * l), pool: pool)
+            residual = UnsafePointer(a.res2(l))
         }
         layerNormForward(out: a.lnf, mean: a.lnfMean, rstd: a.lnfRstd, input: residual,
                          weight: P.lnfw, bias: P.lnfb, N: N, C: C, pool: pool)
@@ -226,22 +197,22 @@ public final class GPT {
         let drop = c.dropout
         // Final LayerNorm: dres = d(residual stream after the last block).
         a.dres.update(repeating: 0, count: N * C)
-        let lastResidual = c.layers > 0 ? UnsafePointer(a.res2[c.layers - 1]) : UnsafePointer(a.encoded)
+        let lastResidual = c.layers > 0 ? UnsafePointer(a.res2(c.layers - 1)) : UnsafePointer(a.encoded)
         layerNormBackward(dinput: a.dres, dweight: G.lnfw, dbias: G.lnfb,
                           dout: a.dlnf, input: lastResidual, weight: P.lnfw,
                           mean: a.lnfMean, rstd: a.lnfRstd, N: N, C: C, pool: pool)
         let scratch = a.scratch
         for l in stride(from: c.layers - 1, through: 0, by: -1) {
             let w = block(l, p), dw = block(l, g)
-            let residual = l == 0 ? UnsafePointer(a.encoded) : UnsafePointer(a.res2[l - 1])
-            mlpBackward(w.mlp, dw.mlp, a.mlp(l), x: a.res1[l], dres: a.dres, s: scratch, N: N, C: C,
+            let residual = l == 0 ? UnsafePointer(a.encoded) : UnsafePointer(a.res2(l - 1))
+            mlpBackward(w.mlp, dw.mlp, a.mlp(l), x: a.res1(l), dres: a.dres, s: scratch, N: N, C: C,
                         dropout: DropoutSite(p: drop, base: dropoutSeed, site: 2 + 2 * l), pool: pool)
             selfAttentionBackward(w.attention, dw.attention, a.attention(l), x: residual, dres: a.dres, s: scratch,
                                   B: B, T: T, C: C, H: H, causal: true, keyLengths: nil,
                                   dropout: DropoutSite(p: drop, base: dropoutSeed, site: 1 + 2 * l), pool: pool)
         }
         // encoded = dropout(wte[ids] + wpe[t]).
-        let denc = branchGradient(a.dres, count: N * C, site: DropoutSite(p: drop, base: dropoutSeed, site: 0), scratch: a.dtmp, pool: pool)
+        let denc = branchGradient(a.dres, count: N * C, site: DropoutSite(p: drop, base: dropoutSeed, site: 0), scratch: a.scratch.dtmp, pool: pool)
         embeddingBackward(dtable: G.wte, dout: denc, ids: ids, N: N, C: C, pool: pool)
         let dwpe = G.wpe
         for b in 0..<B { axpy(dwpe, alpha: 1, denc + b * T * C, count: T * C, pool: pool) }

@@ -11,26 +11,36 @@ public final class KVCache {
     let C: Int, layers: Int
     let keys: FloatArena     // [layers, batch, capacity, C]
     let values: FloatArena   // [layers, batch, capacity, C]
-    let scratch: FloatArena
     /// One layer's keys (or values) for all rows, for reordering without allocating.
-    let reorderScratch: FloatArena
-    let x, ln, qkv, atty, proj, fc, fcGelu, mean, rstd, scores: UnsafeMutablePointer<Float>
+    let reorderScratch: FloatArena   // [batch, capacity, C]
+    // One step's activations, rows = batch.
+    let x, ln, atty, proj: UnsafeMutablePointer<Float>   // [batch, C]
+    let qkv: UnsafeMutablePointer<Float>                 // [batch, 3C]
+    let fc, fcGelu: UnsafeMutablePointer<Float>          // [batch, 4C]
+    let mean, rstd: UnsafeMutablePointer<Float>          // [batch]
+    let scores: UnsafeMutablePointer<Float>              // [batch · heads, capacity]
+    /// Per row, for the cached-attention kernel: where its cache starts, and how many positions it sees.
+    var offsets: [Int], lengths: [Int32]
+    /// Owns every buffer above.
+    private let arena: ActivationArena
 
     public init(config c: GPTConfig, batch: Int) {
         self.batch = batch
         capacity = c.context
         C = c.dModel
         layers = c.layers
-        keys = FloatArena(count: c.layers * batch * c.context * c.dModel)
-        values = FloatArena(count: c.layers * batch * c.context * c.dModel)
-        reorderScratch = FloatArena(count: batch * c.context * c.dModel)
-        let sizes = [batch * C, batch * C, batch * 3 * C, batch * C, batch * C, batch * 4 * C, batch * 4 * C, batch, batch, c.context]
-        let padded = sizes.map { ($0 + 15) / 16 * 16 }
-        scratch = FloatArena(count: padded.reduce(0, +))
-        var p = scratch.base
-        var ptrs: [UnsafeMutablePointer<Float>] = []
-        for s in padded { ptrs.append(p); p += s }
-        (x, ln, qkv, atty, proj, fc, fcGelu, mean, rstd, scores) = (ptrs[0], ptrs[1], ptrs[2], ptrs[3], ptrs[4], ptrs[5], ptrs[6], ptrs[7], ptrs[8], ptrs[9])
+        let a = ActivationArena()
+        arena = a
+        keys = a.takeArena(c.layers * batch * c.context * c.dModel)
+        values = a.takeArena(c.layers * batch * c.context * c.dModel)
+        reorderScratch = a.takeArena(batch * c.context * c.dModel)
+        x = a.take(batch * C); ln = a.take(batch * C); atty = a.take(batch * C); proj = a.take(batch * C)
+        qkv = a.take(batch * 3 * C)
+        fc = a.take(batch * 4 * C); fcGelu = a.take(batch * 4 * C)
+        mean = a.take(batch); rstd = a.take(batch)
+        scores = a.take(batch * c.heads * c.context)
+        offsets = (0..<batch).map { $0 * c.context * c.dModel }
+        lengths = [Int32](repeating: 0, count: batch)
     }
 
     public func reset() { length = 0 }
@@ -62,6 +72,7 @@ extension GPT {
             for j in 0..<C { dst[j] = e[j] + pos[j] }
         }
         let scale = 1 / Float(hs).squareRoot()
+        for b in 0..<N { cache.lengths[b] = Int32(t + 1) }
         for l in 0..<c.layers {
             let w = block(l, p)
             layerNormForward(out: cache.ln, mean: cache.mean, rstd: cache.rstd, input: cache.x, weight: w.ln1w, bias: w.ln1b, N: N, C: C, pool: pool)
@@ -70,23 +81,10 @@ extension GPT {
                 let q = cache.qkv + b * 3 * C
                 cache.key(l, b, t).update(from: q + C, count: C)
                 cache.value(l, b, t).update(from: q + 2 * C, count: C)
-                for h in 0..<H {
-                    let s = cache.scores
-                    for j in 0...t {
-                        let k = cache.key(l, b, j) + h * hs
-                        var d: Float = 0
-                        for i in 0..<hs { d += q[h * hs + i] * k[i] }
-                        s[j] = d
-                    }
-                    causalSoftmaxRow(y: s, x: s, visible: t + 1, scale: scale)
-                    let o = cache.atty + b * C + h * hs
-                    o.update(repeating: 0, count: hs)
-                    for j in 0...t {
-                        let v = cache.value(l, b, j) + h * hs, pj = s[j]
-                        for i in 0..<hs { o[i] += pj * v[i] }
-                    }
-                }
             }
+            cachedAttentionForward(out: cache.atty, ldo: C, q: cache.qkv, ldq: 3 * C, keys: cache.key(l, 0, 0), values: cache.value(l, 0, 0),
+                                   offsets: cache.offsets, ldkv: C, lengths: cache.lengths, R: N, H: H, hs: hs, scale: scale,
+                                   scores: cache.scores, ldScores: cache.capacity, pool: pool)
             linearForward(out: cache.proj, input: cache.atty, weight: w.projw, bias: w.projb, N: N, In: C, Out: C, pool: pool)
             add(out: cache.x, cache.x, cache.proj, count: N * C, pool: pool)
             layerNormForward(out: cache.ln, mean: cache.mean, rstd: cache.rstd, input: cache.x, weight: w.ln2w, bias: w.ln2b, N: N, C: C, pool: pool)
@@ -101,17 +99,6 @@ extension GPT {
         cache.advance()
     }
 }
-
-/// Softmax of scale·x over the first `visible` entries of a row, in place allowed (the kernels module's row
-/// helper, reached through the public causal-softmax kernel for one row).
-@inline(__always)
-func causalSoftmaxRow(y: UnsafeMutablePointer<Float>, x: UnsafeMutablePointer<Float>, visible: Int, scale: Float) {
-    causalSoftmaxForward(probs: y, scores: x, H: 1, Tq: 1, Tk: visible, offset: visible - 1, scale: scale,
-                         pool: singleThread)
-}
-
-/// A one-thread pool for tiny kernels inside a step that already runs on the caller.
-let singleThread = ThreadPool(threads: 1)
 
 /// Row i of every layer's block of cached keys or values takes row origins[i] of before (beam search re-ranking).
 /// Rows are `span` floats apart, `rowCapacity` per layer; only the first `filled` floats of each (the positions

@@ -79,19 +79,11 @@ public final class Seq2Seq {
     /// Embeddings N(0, d^-1/2) (unit variance after the √d scale, as in fairseq), other matrices N(0, 0.02)
     /// with residual output projections scaled by 1/√(2·layers) (GPT-2), zero biases, unit LayerNorm gains.
     public func initialize(seed: UInt64) {
-        var rng = GaussianRNG(seed: seed)
-        params.zero()
         let residualScale = 1 / Float(2 * (config.encoderLayers + config.decoderLayers)).squareRoot()
-        for t in layout.tensors {
-            let p = params.base + t.offset
-            if t.name.contains(".ln_") && t.name.hasSuffix(".weight") {
-                p.update(repeating: 1, count: t.count)
-            } else if t.decays {
-                var std: Float = t.name == "shared.weight" ? 1 / embedScale : 0.02
-                if t.name.hasSuffix("c_proj.weight") { std *= residualScale }
-                for i in 0..<t.count { p[i] = std * rng.next() }
-            }
-        }
+        let embedStd = 1 / embedScale
+        initializeParameters(params, layout: layout, seed: seed,
+                             isNormGain: { $0.name.contains(".ln_") && $0.name.hasSuffix(".weight") },
+                             std: { ($0.name == "shared.weight" ? embedStd : 0.02) * ($0.name.hasSuffix("c_proj.weight") ? residualScale : 1) })
     }
 
     /// The activation buffers, grown (never shrunk) to hold a batch of this shape.
@@ -264,8 +256,8 @@ public final class Seq2Seq {
 }
 
 /// Every buffer a translation step uses, sized for a capacity (rows of source and target, attention
-/// matrices) rather than one batch shape, since length-bucketed batches change shape every step. Each buffer
-/// is its own aligned arena, allocated once when the capacity grows.
+/// matrices) rather than one batch shape, since length-bucketed batches change shape every step. Every buffer
+/// comes from one `ActivationArena`, allocated once when the capacity grows.
 final class Seq2SeqActivations {
     struct Capacity: Equatable {
         var srcRows: Int, tgtRows: Int, encProbs: Int, decProbs: Int, crossProbs: Int
@@ -285,7 +277,8 @@ final class Seq2SeqActivations {
     }
 
     let capacity: Capacity
-    private var arenas: [FloatArena] = []
+    /// Owns every buffer below.
+    private let arena: ActivationArena
     let encEmbedded, memory, memoryMean, memoryRstd: UnsafeMutablePointer<Float>   // [Ns, C], [Ns, C], [Ns], [Ns]
     let encAttention: [AttentionActivations]
     let encMLP: [MLPActivations]
@@ -304,8 +297,9 @@ final class Seq2SeqActivations {
     init(config c: Seq2SeqConfig, capacity cap: Capacity) {
         capacity = cap
         let C = c.dModel, Ns = cap.srcRows, Nt = cap.tgtRows, Nmax = max(Ns, Nt)
-        var owned: [FloatArena] = []
-        func buf(_ n: Int) -> UnsafeMutablePointer<Float> { let a = FloatArena(count: n); owned.append(a); return a.base }
+        let arena = ActivationArena()
+        self.arena = arena
+        func buf(_ n: Int) -> UnsafeMutablePointer<Float> { arena.take(n) }
         func attention(rows N: Int, probs: Int, crossRows: Int?) -> AttentionActivations {
             AttentionActivations(ln: buf(N * C), mean: buf(N), rstd: buf(N), qkv: buf(N * (crossRows == nil ? 3 : 1) * C),
                                  kv: crossRows.map { buf($0 * 2 * C) }, atty: buf(N * C), probs: buf(probs),
@@ -327,6 +321,5 @@ final class Seq2SeqActivations {
         dres = buf(Nmax * C); dlnf = buf(Nt * C); dmemory = buf(Ns * C); dkv = buf(Ns * 2 * C)
         scratch = SublayerScratch(dtmp: buf(Nmax * C), datty: buf(Nmax * C), dqkv: buf(Nmax * 3 * C),
                                   d4c2: buf(Nmax * 4 * C))
-        arenas = owned
     }
 }

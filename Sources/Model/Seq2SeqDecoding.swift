@@ -14,35 +14,46 @@ public final class Seq2SeqDecoderState {
     var Ts = 0
     var rowSentence: [Int]
     var sourceLengths: [Int32]
+    /// Per row, for the cached-attention kernel: where its self-attention cache starts and how many positions
+    /// it sees; the same for its sentence's cross-attention keys.
+    var selfOffsets: [Int], crossOffsets: [Int]
+    var selfLengths: [Int32], crossLengths: [Int32]
     let C: Int, layers: Int
     let selfKeys, selfValues: FloatArena    // [layers, rowCapacity, stepCapacity, C]
     let crossKV: FloatArena                 // [layers, sentenceCapacity, sourceCapacity, 2C]
     let reorderScratch: FloatArena          // [rowCapacity, stepCapacity, C]
-    let x, ln, mean, rstd, qkv, atty, proj, fc, fcGelu: UnsafeMutablePointer<Float>
-    let scores: UnsafeMutablePointer<Float> // [rowCapacity · H, max(stepCapacity, sourceCapacity)]
-    let scoreStride: Int
-    private let scratch: FloatArena
+    // One step's activations, rows = rowCapacity.
+    let x, ln, atty, proj: UnsafeMutablePointer<Float>    // [rows, C]
+    let qkv: UnsafeMutablePointer<Float>                  // [rows, 3C] (the cross-attention query uses C of it)
+    let fc, fcGelu: UnsafeMutablePointer<Float>           // [rows, 4C]
+    let mean, rstd: UnsafeMutablePointer<Float>           // [rows]
+    let scores: UnsafeMutablePointer<Float>               // [rows · H, scoreStride]
+    let scoreStride: Int                                  // ≥ max(stepCapacity, sourceCapacity)
+    /// Owns every buffer above.
+    private let arena: ActivationArena
 
     public init(config c: Seq2SeqConfig, rows: Int, sentences: Int, sourceLength: Int, steps: Int) {
         rowCapacity = rows; sentenceCapacity = sentences
         sourceCapacity = min(sourceLength, c.maxLength); stepCapacity = min(steps, c.maxLength)
         C = c.dModel; layers = c.decoderLayers
-        selfKeys = FloatArena(count: layers * rows * stepCapacity * C)
-        selfValues = FloatArena(count: layers * rows * stepCapacity * C)
-        crossKV = FloatArena(count: layers * sentences * sourceCapacity * 2 * C)
-        reorderScratch = FloatArena(count: rows * stepCapacity * C)
+        let a = ActivationArena()
+        arena = a
+        selfKeys = a.takeArena(layers * rows * stepCapacity * C)
+        selfValues = a.takeArena(layers * rows * stepCapacity * C)
+        crossKV = a.takeArena(layers * sentences * sourceCapacity * 2 * C)
+        reorderScratch = a.takeArena(rows * stepCapacity * C)
         rowSentence = [Int](repeating: 0, count: rows)
         sourceLengths = [Int32](repeating: 0, count: sentences)
+        selfOffsets = (0..<rows).map { $0 * min(steps, c.maxLength) * c.dModel }
+        crossOffsets = [Int](repeating: 0, count: rows)
+        selfLengths = [Int32](repeating: 0, count: rows)
+        crossLengths = [Int32](repeating: 0, count: rows)
         scoreStride = (max(stepCapacity, sourceCapacity) + 15) / 16 * 16
-        let sizes = [rows * C, rows * C, rows, rows, rows * 3 * C, rows * C, rows * C, rows * 4 * C, rows * 4 * C,
-                     rows * c.heads * scoreStride]
-        let padded = sizes.map { ($0 + 15) / 16 * 16 }
-        scratch = FloatArena(count: padded.reduce(0, +))
-        var p = scratch.base
-        var ptrs: [UnsafeMutablePointer<Float>] = []
-        for s in padded { ptrs.append(p); p += s }
-        (x, ln, mean, rstd, qkv, atty, proj, fc, fcGelu, scores) =
-            (ptrs[0], ptrs[1], ptrs[2], ptrs[3], ptrs[4], ptrs[5], ptrs[6], ptrs[7], ptrs[8], ptrs[9])
+        x = a.take(rows * C); ln = a.take(rows * C); atty = a.take(rows * C); proj = a.take(rows * C)
+        qkv = a.take(rows * 3 * C)
+        fc = a.take(rows * 4 * C); fcGelu = a.take(rows * 4 * C)
+        mean = a.take(rows); rstd = a.take(rows)
+        scores = a.take(rows * c.heads * scoreStride)
     }
 
     func selfKey(_ l: Int, _ r: Int, _ t: Int) -> UnsafeMutablePointer<Float> { selfKeys.base + ((l * rowCapacity + r) * stepCapacity + t) * C }
@@ -101,7 +112,13 @@ extension Seq2Seq {
             precondition(t == 0, "only the first step has no origins")
         }
         st.rows = R
-        for i in 0..<R { st.rowSentence[i] = sentences[i] }
+        for i in 0..<R {
+            let sent = sentences[i]
+            st.rowSentence[i] = sent
+            st.selfLengths[i] = Int32(t + 1)
+            st.crossOffsets[i] = sent * st.sourceCapacity * 2 * C
+            st.crossLengths[i] = st.sourceLengths[sent]
+        }
         let scale = embedScale, pos = positions.base + t * C
         for i in 0..<R {
             let dst = st.x + i * C, e = P.shared + Int(tokens[i]) * C
@@ -117,34 +134,18 @@ extension Seq2Seq {
                 st.selfKey(l, i, t).update(from: st.qkv + i * 3 * C + C, count: C)
                 st.selfValue(l, i, t).update(from: st.qkv + i * 3 * C + 2 * C, count: C)
             }
-            pool.parallelFor(R * H, minimumPerThread: 4) { items in
-                for item in items {
-                    let i = item / H, h = item % H
-                    let q = st.qkv + i * 3 * C + h * hs, s = st.scores + item * st.scoreStride
-                    for j in 0...t { s[j] = dot(q, st.selfKey(l, i, j) + h * hs, hs) }
-                    softmaxRowInPlace(s, count: t + 1, scale: attnScale)
-                    let o = st.atty + i * C + h * hs
-                    o.update(repeating: 0, count: hs)
-                    for j in 0...t { axpyRow(o, s[j], st.selfValue(l, i, j) + h * hs, hs) }
-                }
-            }
+            cachedAttentionForward(out: st.atty, ldo: C, q: st.qkv, ldq: 3 * C, keys: st.selfKey(l, 0, 0), values: st.selfValue(l, 0, 0),
+                                   offsets: st.selfOffsets, ldkv: C, lengths: st.selfLengths, R: R, H: H, hs: hs, scale: attnScale,
+                                   scores: st.scores, ldScores: st.scoreStride, pool: pool)
             linearForward(out: st.proj, input: st.atty, weight: w.attention.projw, bias: w.attention.projb, N: R, In: C, Out: C, pool: pool)
             add(out: st.x, st.x, st.proj, count: R * C, pool: pool)
             // Cross-attention over the row's sentence.
             layerNormForward(out: st.ln, mean: st.mean, rstd: st.rstd, input: st.x, weight: w.cross.lnw, bias: w.cross.lnb, N: R, C: C, pool: pool)
             linearForward(out: st.qkv, input: st.ln, weight: w.cross.qw, bias: w.cross.qb, N: R, In: C, Out: C, pool: pool)
-            pool.parallelFor(R * H, minimumPerThread: 4) { items in
-                for item in items {
-                    let i = item / H, h = item % H, sent = st.rowSentence[i]
-                    let n = Int(st.sourceLengths[sent]), kv = st.cross(l, sent)
-                    let q = st.qkv + i * C + h * hs, s = st.scores + item * st.scoreStride
-                    for j in 0..<n { s[j] = dot(q, kv + j * 2 * C + h * hs, hs) }
-                    softmaxRowInPlace(s, count: n, scale: attnScale)
-                    let o = st.atty + i * C + h * hs
-                    o.update(repeating: 0, count: hs)
-                    for j in 0..<n { axpyRow(o, s[j], kv + j * 2 * C + C + h * hs, hs) }
-                }
-            }
+            let kv = st.cross(l, 0)
+            cachedAttentionForward(out: st.atty, ldo: C, q: st.qkv, ldq: C, keys: kv, values: kv + C,
+                                   offsets: st.crossOffsets, ldkv: 2 * C, lengths: st.crossLengths, R: R, H: H, hs: hs, scale: attnScale,
+                                   scores: st.scores, ldScores: st.scoreStride, pool: pool)
             linearForward(out: st.proj, input: st.atty, weight: w.cross.projw, bias: w.cross.projb, N: R, In: C, Out: C, pool: pool)
             add(out: st.x, st.x, st.proj, count: R * C, pool: pool)
             // MLP.
@@ -158,32 +159,4 @@ extension Seq2Seq {
               beta: 0, c: logits, ldc: c.vocabSize, pool: pool)
         st.length += 1
     }
-}
-
-@inline(__always)
-private func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-    var acc = SIMD8<Float>()
-    var i = 0
-    while i + 8 <= n {
-        acc = acc.addingProduct(UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self),
-                                UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self))
-        i += 8
-    }
-    var s = (acc[0] + acc[1]) + (acc[2] + acc[3]) + (acc[4] + acc[5]) + (acc[6] + acc[7])
-    while i < n { s += a[i] * b[i]; i += 1 }
-    return s
-}
-
-/// y += α·x over n floats.
-@inline(__always)
-private func axpyRow(_ y: UnsafeMutablePointer<Float>, _ alpha: Float, _ x: UnsafePointer<Float>, _ n: Int) {
-    var i = 0
-    let a8 = SIMD8<Float>(repeating: alpha)
-    while i + 8 <= n {
-        let yv = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
-        let xv = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-        UnsafeMutableRawPointer(y + i).storeBytes(of: yv.addingProduct(a8, xv), as: SIMD8<Float>.self)
-        i += 8
-    }
-    while i < n { y[i] += alpha * x[i]; i += 1 }
 }

@@ -48,12 +48,12 @@ struct GenerateCommand: ParsableCommand {
             }
             return
         }
-        var sampler = Sampler(temperature: temperature, topK: topK, topP: topP, greedy: greedy, seed: seed)
+        var sampler = Sampler(temperature: temperature, topK: topK, topP: topP, greedy: greedy, banned: banned, seed: seed)
         var out: [Int32] = []
         print(prompt, terminator: "")
         var printed = ""
         try Generator(model: r.model).generate(prompt: promptIds, maxTokens: maxTokens) { logits in
-            let id = sampler.pick(logits, vocab: r.model.config.vocabSize, banned: banned)
+            let id = sampler.pick(logits, vocab: r.model.config.vocabSize, tokens: out)
             if id == eos { return nil }
             out.append(id)
             // Print the text as it grows (decoding whole so multi-byte characters come out whole).

@@ -7,7 +7,7 @@ import TestSupport
 
 /// Per-sentence score tables behind the batched protocol: it rebuilds each row's prefix from its origin (as a
 /// cache would be reordered) and records how many rows each call had.
-final class BatchTableScorer: BatchStepScorer {
+final class BatchTableScorer: StepScorer {
     let vocabularySize: Int
     let tables: [TableScorer]
     var prefixes: [[Int32]] = []
@@ -20,8 +20,7 @@ final class BatchTableScorer: BatchStepScorer {
         sentencesPerCall.append(Set(rows.map(\.sentence)))
         prefixes = rows.map { $0.origin == nil ? [] : prefixes[$0.origin!] + [$0.token] }
         for (i, r) in rows.enumerated() {
-            var t = tables[r.sentence]
-            t.logProbabilities(hypotheses: [prefixes[i]], origins: nil, into: out + i * vocabularySize)
+            tables[r.sentence].write(prefixes[i], into: out + i * vocabularySize)
         }
     }
 }
@@ -66,7 +65,7 @@ final class BatchTableScorer: BatchStepScorer {
 }
 
 /// A translation scorer without caches: the teacher-forced forward pass over each row's whole prefix.
-final class FullSeq2SeqScorer: BatchStepScorer {
+final class FullSeq2SeqScorer: StepScorer {
     let model: Seq2Seq
     let sources: [[Int32]]
     let start: Int32

@@ -4,18 +4,31 @@ import Model
 import Testing
 @testable import Decoding
 
+/// The prefix of each row of a one-sentence search, rebuilt from the rows' origins (for test scorers that
+/// look their scores up by prefix).
+func prefixes(of rows: [BeamRow], previous: [[Int32]]) -> [[Int32]] {
+    rows.first?.origin == nil ? rows.map { _ in [] } : rows.map { previous[$0.origin!] + [$0.token] }
+}
+
 /// Next-token probabilities looked up by prefix; prefixes not in the table get `fallback`.
 struct TableScorer: StepScorer {
     let vocabularySize: Int
     let table: [[Int32]: [Float]]
     let fallback: [Float]
     var calls = 0
-    mutating func logProbabilities(hypotheses: [[Int32]], origins: [Int]?, into out: UnsafeMutablePointer<Float>) {
+    var rowPrefixes: [[Int32]] = []
+    init(vocabularySize: Int, table: [[Int32]: [Float]], fallback: [Float]) {
+        self.vocabularySize = vocabularySize; self.table = table; self.fallback = fallback
+    }
+    mutating func logProbabilities(rows: [BeamRow], into out: UnsafeMutablePointer<Float>) {
         calls += 1
-        for (i, h) in hypotheses.enumerated() {
-            let p = table[h] ?? fallback
-            for v in 0..<vocabularySize { out[i * vocabularySize + v] = p[v] > 0 ? log(p[v]) : -.infinity }
-        }
+        rowPrefixes = prefixes(of: rows, previous: rowPrefixes)
+        for (i, h) in rowPrefixes.enumerated() { write(h, into: out + i * vocabularySize) }
+    }
+    /// The log-probabilities after `prefix`: [V].
+    func write(_ prefix: [Int32], into out: UnsafeMutablePointer<Float>) {
+        let p = table[prefix] ?? fallback
+        for v in 0..<vocabularySize { out[v] = p[v] > 0 ? log(p[v]) : -.infinity }
     }
 }
 
@@ -97,8 +110,8 @@ struct TableScorer: StepScorer {
         o.maxLength = 4
         let best = beamSearch(&s, options: o)[0]
         #expect(Set(best.tokens).count == best.tokens.count, "\(best.tokens)")
-        #expect(blockedByNgram([1, 2, 1], n: 2) == [2])
-        #expect(blockedByNgram([1, 2, 3], n: 2) == [])
+        #expect(NoRepeatNgram.blocked([1, 2, 1], n: 2) == [2])
+        #expect(NoRepeatNgram.blocked([1, 2, 3], n: 2) == [])
     }
 
     @Test func bannedTokensAreNeverChosen() {
@@ -114,10 +127,13 @@ struct TableScorer: StepScorer {
 struct FullPrefixScorer: StepScorer {
     let model: GPT
     let prompt: [Int32]
+    var rowPrefixes: [[Int32]] = []
+    init(model: GPT, prompt: [Int32]) { self.model = model; self.prompt = prompt }
     var vocabularySize: Int { model.config.vocabSize }
-    mutating func logProbabilities(hypotheses: [[Int32]], origins: [Int]?, into out: UnsafeMutablePointer<Float>) {
+    mutating func logProbabilities(rows: [BeamRow], into out: UnsafeMutablePointer<Float>) {
         let V = vocabularySize
-        for (i, h) in hypotheses.enumerated() {
+        rowPrefixes = prefixes(of: rows, previous: rowPrefixes)
+        for (i, h) in rowPrefixes.enumerated() {
             let seq = prompt + h
             var logits = [Float](repeating: 0, count: seq.count * V)
             logits.withUnsafeMutableBufferPointer { model.logits(ids: seq, B: 1, T: seq.count, into: $0.baseAddress!) }

@@ -252,6 +252,13 @@ import TestSupport
                                            k: k.p, ldk: C, v: v.p, ldv: C, probs: probs.p, B: B, Tq: Tq, Tk: Tk, C: C, H: H,
                                            causal: causal, keyLengths: len.baseAddress)
             }
+            // Every element against the naive backward (written as the forward in reverse, in Double).
+            let dqR = Buffer(B * Tq * C), dkR = Buffer(B * Tk * C), dvR = Buffer(B * Tk * C)
+            multiHeadAttentionBackwardNaive(dq: dqR.p, dk: dkR.p, dv: dvR.p, dout: dout.p, q: q.p, k: k.p, v: v.p,
+                                            B: B, Tq: Tq, Tk: Tk, C: C, H: H, causal: causal, keyLengths: lengths)
+            for (fast, naive, name) in [(dq, dqR, "dq"), (dk, dkR, "dk"), (dv, dvR, "dv")] {
+                #expect(worstError(fast, naive, atol: 1e-5, rtol: 1e-4) <= 1, "\(seedNote(seed)) \(shape) causal \(causal) \(name) vs naive")
+            }
             for (x, dx, name) in [(q, dq, "q"), (k, dk, "k"), (v, dv, "v")] {
                 func loss(_ xs: Buffer) -> Double {
                     let r = Buffer(B * Tq * C)
