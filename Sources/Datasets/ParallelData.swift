@@ -25,10 +25,8 @@ public struct ParallelText: Sendable {
 
     /// Columns in the first non-empty line of a TSV file (for inferring the task).
     public static func columnCount(tsv path: String) throws -> Int {
-        for line in try TextFile.lines(path) where !line.isEmpty {
-            return line.split(separator: "\t", omittingEmptySubsequences: false).count
-        }
-        return 0
+        guard let line = try TextFile.firstNonEmptyLine(path) else { return 0 }
+        return line.split(separator: "\t", omittingEmptySubsequences: false).count
     }
 
     public static func load(tsv path: String, columns: (Int, Int)? = nil) throws -> ParallelText {

@@ -29,6 +29,34 @@ public enum TextFile {
         }
     }
 
+    /// The first non-empty line of a file, reading only as far as it (a corpus may be gigabytes).
+    public static func firstNonEmptyLine(_ path: String) throws -> String? {
+        try checkReadable(path)
+        guard let fh = FileHandle(forReadingAtPath: path) else { throw FileError.unreadable(path, reason: "permission denied") }
+        defer { try? fh.close() }
+        var pending: [UInt8] = [], lineNo = 1
+        while true {
+            let chunk = fh.readData(ofLength: 1 << 16)
+            pending += chunk
+            while let nl = pending.firstIndex(of: 0x0A) {
+                var line = Array(pending[..<nl])
+                pending.removeSubrange(...nl)
+                if line.last == 0x0D { line.removeLast() }
+                if !line.isEmpty {
+                    guard let s = String(validating: line, as: UTF8.self) else { throw FileError.invalidUTF8(file: path, line: lineNo) }
+                    return s
+                }
+                lineNo += 1
+            }
+            if chunk.isEmpty {
+                if pending.last == 0x0D { pending.removeLast() }
+                if pending.isEmpty { return nil }
+                guard let s = String(validating: pending, as: UTF8.self) else { throw FileError.invalidUTF8(file: path, line: lineNo) }
+                return s
+            }
+        }
+    }
+
     /// Lines of a UTF-8 file (without `\n` or a trailing `\r`), validated line by line.
     public static func lines(_ path: String) throws -> [String] {
         let data = try bytes(path)

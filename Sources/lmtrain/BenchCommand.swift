@@ -47,8 +47,9 @@ struct TokenizerBench: ParsableCommand {
             tokens = out.count
         }
         let train = median(trainTimes), enc = median(encodeTimes)
-        print(String(format: "{\"train_s\": %.4f, \"encode_s\": %.4f, \"encode_mb_per_s\": %.3f, \"bytes\": %d, \"tokens\": %d, \"vocab\": %d, \"threads\": %d}",
-                     train, enc, Double(bytes) / enc / 1e6, bytes, tokens, tok.vocabularySize, threads))
+        struct Result: Encodable { let trainS, encodeS, encodeMbPerS: Double; let bytes, tokens, vocab, threads: Int }
+        try sayJSON(Result(trainS: train, encodeS: enc, encodeMbPerS: Double(bytes) / enc / 1e6, bytes: bytes, tokens: tokens,
+                           vocab: tok.vocabularySize, threads: threads))
     }
 }
 

@@ -58,7 +58,7 @@ struct GenerateCommand: ParsableCommand {
             out.append(id)
             // Print the text as it grows (decoding whole so multi-byte characters come out whole).
             let text = try tok.decode(out)
-            if text.hasPrefix(printed) { print(text.dropFirst(printed.count), terminator: ""); fflush(stdout) }
+            if text.hasPrefix(printed) { print(text.dropFirst(printed.count), terminator: ""); flushOutput() }
             printed = text
             return id
         }

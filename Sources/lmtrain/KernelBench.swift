@@ -66,9 +66,14 @@ struct GemmBench: ParsableCommand {
                   beta: 0, c: c, ldc: n, pool: pool)
         }
         let flops = 2.0 * Double(m) * Double(n) * Double(k)
-        print(String(format: "{\"kernel\": \"sgemm\", \"kernel_variant\": \"%@\", \"m\": %d, \"k\": %d, \"n\": %d, \"transpose_a\": %@, \"transpose_b\": %@, \"threads\": %d, \"seconds\": %.6f, \"gflops\": %.2f, \"gflops_min\": %.2f, \"gflops_max\": %.2f}",
-                     GemmKernel.forPrecision(matmulPrecision).name, m, k, n, transA ? "true" : "false", transB ? "true" : "false", timing.threads, t, flops / t / 1e9,
-                     flops / all.max()! / 1e9, flops / all.min()! / 1e9))
+        struct Result: Encodable {
+            var kernel = "sgemm"
+            let kernelVariant: String, m: Int, k: Int, n: Int, transposeA: Bool, transposeB: Bool, threads: Int
+            let seconds, gflops, gflopsMin, gflopsMax: Double
+        }
+        try sayJSON(Result(kernelVariant: GemmKernel.forPrecision(matmulPrecision).name, m: m, k: k, n: n, transposeA: transA,
+                           transposeB: transB, threads: timing.threads, seconds: t, gflops: flops / t / 1e9,
+                           gflopsMin: flops / all.max()! / 1e9, gflopsMax: flops / all.min()! / 1e9))
     }
 }
 
@@ -88,8 +93,8 @@ struct SoftmaxBench: ParsableCommand {
             else { softmaxRows(out: y, input: x, rows: rows, cols: cols, pool: pool) }
         }
         let bytes = 2.0 * Double(rows * cols * 4)
-        print(String(format: "{\"kernel\": \"%@\", \"rows\": %d, \"cols\": %d, \"threads\": %d, \"ms\": %.3f, \"gb_per_s\": %.2f}",
-                     log ? "log_softmax" : "softmax", rows, cols, timing.threads, t * 1e3, bytes / t / 1e9))
+        try sayJSON(RowKernelResult(kernel: log ? "log_softmax" : "softmax", rows: rows, cols: cols, threads: timing.threads,
+                                    ms: t * 1e3, gbPerS: bytes / t / 1e9))
     }
 }
 
@@ -115,7 +120,16 @@ struct CrossEntropyBench: ParsableCommand {
         }
         let kernel = max(t - tc, 1e-9)
         let bytes = 2.0 * Double(rows * vocab * 4)
-        print(String(format: "{\"kernel\": \"cross_entropy\", \"rows\": %d, \"vocab\": %d, \"threads\": %d, \"ms\": %.3f, \"gb_per_s\": %.2f}",
-                     rows, vocab, timing.threads, kernel * 1e3, bytes / kernel / 1e9))
+        try sayJSON(RowKernelResult(kernel: "cross_entropy", rows: rows, vocab: vocab, threads: timing.threads, ms: kernel * 1e3,
+                                    gbPerS: bytes / kernel / 1e9))
     }
+}
+
+/// The last line of the row-wise kernel benches (softmax: rows × cols; cross-entropy: rows × vocab).
+struct RowKernelResult: Encodable {
+    let kernel: String
+    let rows: Int
+    var cols: Int? = nil, vocab: Int? = nil
+    let threads: Int
+    let ms, gbPerS: Double
 }

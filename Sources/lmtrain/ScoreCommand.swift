@@ -28,7 +28,12 @@ struct ScoreCommand: ParsableCommand {
         say("  signature: \(BLEUScore.signature)")
         say(String(format: "chrF2 = %.2f", chrf))
         say("  signature: \(Metrics.chrFSignature)")
-        say(String(format: "{\"bleu\": %.4f, \"chrf2\": %.4f, \"sentences\": %d, \"hyp_len\": %d, \"ref_len\": %d, \"bleu_signature\": \"%@\", \"chrf_signature\": \"%@\"}",
-                   bleu.score, chrf, refs.count, bleu.hypothesisLength, bleu.referenceLength, BLEUScore.signature, Metrics.chrFSignature))
+        struct Result: Encodable {
+            let bleu, chrf2: Double
+            let sentences, hypLen, refLen: Int
+            let bleuSignature, chrfSignature: String
+        }
+        try sayJSON(Result(bleu: bleu.score, chrf2: chrf, sentences: refs.count, hypLen: bleu.hypothesisLength, refLen: bleu.referenceLength,
+                           bleuSignature: BLEUScore.signature, chrfSignature: Metrics.chrFSignature))
     }
 }

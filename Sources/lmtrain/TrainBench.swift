@@ -44,7 +44,13 @@ struct TrainBench: ParsableCommand {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let flops = cfg.trainingFlopsPerToken(sequence: context) * Double(N)
-        print(String(format: "{\"bench\": \"train\", \"params\": %d, \"matmul_precision\": \"%@\", \"threads\": %d, \"step_s\": %.5f, \"train_tokens_per_s\": %.1f, \"eval_tokens_per_s\": %.1f, \"gflops\": %.2f, \"peak_rss_mb\": %.1f}",
-                     cfg.parameterCount, matmulPrecision.rawValue, timing.threads, t, Double(N) / t, Double(N) / te, flops / t / 1e9, Double(usage.ru_maxrss) / 1024))
+        struct Result: Encodable {
+            var bench = "train"
+            let params: Int, matmulPrecision: MatmulPrecision, threads: Int
+            let stepS, trainTokensPerS, evalTokensPerS, gflops, peakRssMb: Double
+        }
+        try sayJSON(Result(params: cfg.parameterCount, matmulPrecision: matmulPrecision, threads: timing.threads, stepS: t,
+                           trainTokensPerS: Double(N) / t, evalTokensPerS: Double(N) / te, gflops: flops / t / 1e9,
+                           peakRssMb: Double(usage.ru_maxrss) / 1024))
     }
 }
