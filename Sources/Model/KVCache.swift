@@ -8,10 +8,10 @@ public final class KVCache {
     public let capacity: Int
     public private(set) var length = 0
     let C: Int, layers: Int
-    let keys: FloatArena     // [layers, batch, capacity, C]
-    let values: FloatArena   // [layers, batch, capacity, C]
+    let keys: UnsafeMutablePointer<Float>     // [layers, batch, capacity, C]
+    let values: UnsafeMutablePointer<Float>   // [layers, batch, capacity, C]
     /// One layer's keys (or values) for all rows, for reordering without allocating.
-    let reorderScratch: FloatArena   // [batch, capacity, C]
+    let reorderScratch: UnsafeMutablePointer<Float>   // [batch, capacity, C]
     // One step's activations, rows = batch.
     let x, ln, atty, proj: UnsafeMutablePointer<Float>   // [batch, C]
     let qkv: UnsafeMutablePointer<Float>                 // [batch, 3C]
@@ -30,9 +30,9 @@ public final class KVCache {
         layers = c.layers
         let a = ActivationArena()
         arena = a
-        keys = a.takeArena(c.layers * batch * c.context * c.dModel)
-        values = a.takeArena(c.layers * batch * c.context * c.dModel)
-        reorderScratch = a.takeArena(batch * c.context * c.dModel)
+        keys = a.take(c.layers * batch * c.context * c.dModel)
+        values = a.take(c.layers * batch * c.context * c.dModel)
+        reorderScratch = a.take(batch * c.context * c.dModel)
         x = a.take(batch * C); ln = a.take(batch * C); atty = a.take(batch * C); proj = a.take(batch * C)
         qkv = a.take(batch * 3 * C)
         fc = a.take(batch * 4 * C); fcGelu = a.take(batch * 4 * C)
@@ -44,14 +44,14 @@ public final class KVCache {
 
     public func reset() { length = 0 }
 
-    func key(_ l: Int, _ b: Int, _ t: Int) -> UnsafeMutablePointer<Float> { keys.base + ((l * batch + b) * capacity + t) * C }
-    func value(_ l: Int, _ b: Int, _ t: Int) -> UnsafeMutablePointer<Float> { values.base + ((l * batch + b) * capacity + t) * C }
+    func key(_ l: Int, _ b: Int, _ t: Int) -> UnsafeMutablePointer<Float> { keys + ((l * batch + b) * capacity + t) * C }
+    func value(_ l: Int, _ b: Int, _ t: Int) -> UnsafeMutablePointer<Float> { values + ((l * batch + b) * capacity + t) * C }
 
     /// Row b takes the cached keys and values of row origins[b] (beam search re-ranking). Copies only the
     /// filled positions, through preallocated scratch; an identity reordering costs nothing.
     public func reorder(origins: [Int]) {
         reorderCacheRows([keys, values], layers: layers, rowCapacity: batch, span: capacity * C, filled: length * C,
-                         rows: batch, origins: origins, scratch: reorderScratch.base)
+                         rows: batch, origins: origins, scratch: reorderScratch)
     }
 
     func advance() { length += 1 }
@@ -61,12 +61,12 @@ public final class KVCache {
 /// Rows are `span` floats apart, `rowCapacity` per layer; only the first `filled` floats of each (the positions
 /// cached so far) are copied, through `scratch` ([rows, span]); an identity reordering costs nothing. Shared by
 /// the decoder-only cache and the translation decoder's self-attention cache.
-func reorderCacheRows(_ arenas: [FloatArena], layers: Int, rowCapacity: Int, span: Int, filled: Int, rows: Int,
+func reorderCacheRows(_ caches: [UnsafeMutablePointer<Float>], layers: Int, rowCapacity: Int, span: Int, filled: Int, rows: Int,
                       origins: [Int], scratch tmp: UnsafeMutablePointer<Float>) {
     if origins.count == rows && origins.enumerated().allSatisfy({ $0.offset == $0.element }) { return }
-    for arena in arenas {
+    for cache in caches {
         for l in 0..<layers {
-            let base = arena.base + l * rowCapacity * span
+            let base = cache + l * rowCapacity * span
             for r in 0..<rows { (tmp + r * span).update(from: base + r * span, count: filled) }
             for (i, o) in origins.enumerated() { (base + i * span).update(from: tmp + o * span, count: filled) }
         }

@@ -19,9 +19,9 @@ public final class Seq2SeqDecoderState {
     var selfOffsets: [Int], crossOffsets: [Int]
     var selfLengths: [Int32], crossLengths: [Int32]
     let C: Int, layers: Int
-    let selfKeys, selfValues: FloatArena    // [layers, rowCapacity, stepCapacity, C]
-    let crossKV: FloatArena                 // [layers, sentenceCapacity, sourceCapacity, 2C]
-    let reorderScratch: FloatArena          // [rowCapacity, stepCapacity, C]
+    let selfKeys, selfValues: UnsafeMutablePointer<Float>    // [layers, rowCapacity, stepCapacity, C]
+    let crossKV: UnsafeMutablePointer<Float>                 // [layers, sentenceCapacity, sourceCapacity, 2C]
+    let reorderScratch: UnsafeMutablePointer<Float>          // [rowCapacity, stepCapacity, C]
     // One step's activations, rows = rowCapacity.
     let x, ln, atty, proj: UnsafeMutablePointer<Float>    // [rows, C]
     let qkv: UnsafeMutablePointer<Float>                  // [rows, 3C] (the cross-attention query uses C of it)
@@ -38,10 +38,10 @@ public final class Seq2SeqDecoderState {
         C = c.dModel; layers = c.decoderLayers
         let a = ActivationArena()
         arena = a
-        selfKeys = a.takeArena(layers * rows * stepCapacity * C)
-        selfValues = a.takeArena(layers * rows * stepCapacity * C)
-        crossKV = a.takeArena(layers * sentences * sourceCapacity * 2 * C)
-        reorderScratch = a.takeArena(rows * stepCapacity * C)
+        selfKeys = a.take(layers * rows * stepCapacity * C)
+        selfValues = a.take(layers * rows * stepCapacity * C)
+        crossKV = a.take(layers * sentences * sourceCapacity * 2 * C)
+        reorderScratch = a.take(rows * stepCapacity * C)
         rowSentence = [Int](repeating: 0, count: rows)
         sourceLengths = [Int32](repeating: 0, count: sentences)
         selfOffsets = (0..<rows).map { $0 * min(steps, c.maxLength) * c.dModel }
@@ -56,14 +56,14 @@ public final class Seq2SeqDecoderState {
         scores = a.take(rows * c.heads * scoreStride)
     }
 
-    func selfKey(_ l: Int, _ r: Int, _ t: Int) -> UnsafeMutablePointer<Float> { selfKeys.base + ((l * rowCapacity + r) * stepCapacity + t) * C }
-    func selfValue(_ l: Int, _ r: Int, _ t: Int) -> UnsafeMutablePointer<Float> { selfValues.base + ((l * rowCapacity + r) * stepCapacity + t) * C }
-    func cross(_ l: Int, _ s: Int) -> UnsafeMutablePointer<Float> { crossKV.base + (l * sentenceCapacity + s) * sourceCapacity * 2 * C }
+    func selfKey(_ l: Int, _ r: Int, _ t: Int) -> UnsafeMutablePointer<Float> { selfKeys + ((l * rowCapacity + r) * stepCapacity + t) * C }
+    func selfValue(_ l: Int, _ r: Int, _ t: Int) -> UnsafeMutablePointer<Float> { selfValues + ((l * rowCapacity + r) * stepCapacity + t) * C }
+    func cross(_ l: Int, _ s: Int) -> UnsafeMutablePointer<Float> { crossKV + (l * sentenceCapacity + s) * sourceCapacity * 2 * C }
 
     /// Row i takes the cached self-attention keys and values of row origins[i] (filled positions only).
     func reorder(origins: [Int]) {
         reorderCacheRows([selfKeys, selfValues], layers: layers, rowCapacity: rowCapacity, span: stepCapacity * C,
-                         filled: length * C, rows: rows, origins: origins, scratch: reorderScratch.base)
+                         filled: length * C, rows: rows, origins: origins, scratch: reorderScratch)
     }
 }
 
