@@ -39,16 +39,19 @@ public struct LoadedRun<M: RunModel> {
     public init(directory: String, threads: Int, checkpoint: String? = nil) throws {
         self.directory = directory
         run = try Run.load(directory: directory, expecting: M.task)
-        tokenizer = try Self.tokenizer(of: run, in: directory)
+        tokenizer = try run.loadTokenizer(directory: directory)
         model = M.make(run.model, pool: ThreadPool(threads: threads))!
         _ = try WeightsFile.load(path: checkpoint ?? RunPaths(directory).weights, into: model)
     }
 
-    /// The run's tokenizer, refused if its vocabulary is not the model's.
-    public static func tokenizer(of run: Run, in directory: String) throws -> BPETokenizer {
-        let tok = try TokenizerFile.load(RunPaths(directory).tokenizer(run))
-        guard tok.vocabularySize == run.model.vocabSize else {
-            throw RunError.vocabularyMismatch(tokenizer: tok.vocabularySize, model: run.model.vocabSize)
+}
+
+extension Run {
+    /// The run's tokenizer (in its directory), refused if its vocabulary is not the model's.
+    public func loadTokenizer(directory: String) throws -> BPETokenizer {
+        let tok = try TokenizerFile.load(RunPaths(directory).tokenizer(self))
+        guard tok.vocabularySize == model.vocabSize else {
+            throw RunError.vocabularyMismatch(tokenizer: tok.vocabularySize, model: model.vocabSize)
         }
         return tok
     }

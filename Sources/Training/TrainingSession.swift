@@ -75,7 +75,7 @@ public final class TrainingSession {
         run.train.threads = threads
         if let matmulPrecision { run.train.matmulPrecision = matmulPrecision }
         if let p = run.train.precision.unavailableReason { throw RunError.invalidOption(p) }
-        let tok = try LoadedRun<GPT>.tokenizer(of: run, in: directory)
+        let tok = try run.loadTokenizer(directory: directory)
         onEvent(.note("resuming \(directory)"))
         return try TrainingSession(run: run, directory: directory, tokenizer: tok, resume: true, pairs: nil,
                                    validationMetrics: validationMetrics, onEvent: onEvent)

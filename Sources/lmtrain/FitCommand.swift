@@ -130,7 +130,7 @@ struct FitCommand: ParsableCommand {
         opts.gradAccum = gradAccum; opts.lr = lr; opts.warmup = warmup
         opts.weightDecay = weightDecay; opts.clip = clip; opts.smoothing = smoothing; opts.smoothingStyle = smoothingStyle
         opts.seed = seed; opts.logEvery = logEvery; opts.evalEvery = evalEvery; opts.checkpointEvery = checkpointEvery
-        opts.keepCheckpoints = keepCheckpoints > 0 ? keepCheckpoints : (keepCheckpoints < 0 ? keepCheckpoints : nil)
+        opts.keepCheckpoints = keepCheckpoints == 0 ? nil : keepCheckpoints   // a negative count is refused by `problem`
         opts.threads = threading.threads
         opts.matmulPrecision = matmulPrecision
         var data = DataOptions()
