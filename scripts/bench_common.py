@@ -6,7 +6,8 @@ import statistics
 import subprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LMTRAIN = os.path.join(ROOT, ".build", "release", "lmtrain")
+# LMTRAIN_BIN measures another build (e.g. an older commit's) with the same script.
+LMTRAIN = os.environ.get("LMTRAIN_BIN") or os.path.join(ROOT, ".build", "release", "lmtrain")
 
 
 def median(xs):

@@ -97,6 +97,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--worker", nargs=4)
+    ap.add_argument("--print-only", action="store_true", help="print the table; leave BENCHMARKS.md as it is")
     args = ap.parse_args()
     if args.worker:
         name, threads, repeats, precision = args.worker
@@ -145,7 +146,8 @@ the loss in FP32).
 {chr(10).join(table)}
 """
     print(md)
-    write_section("training", md)
+    if not args.print_only:
+        write_section("training", md)
 
 
 if __name__ == "__main__":
