@@ -23,8 +23,13 @@ public struct Sampler {
             let s = b.baseAddress!
             s.update(from: logits, count: V)
             processors.apply(s, vocab: V, tokens: tokens)
+            if greedy {
+                // The first of the largest scores (ties to the lower id), in one pass.
+                var best = 0
+                for v in 1..<V where s[v] > s[best] { best = v }
+                return Int32(best)
+            }
             let order = descendingOrder(s, V)
-            if greedy { return Int32(order[0]) }
             let probs = softmax(s, order: order)
             var u = rng.uniform(), i = 0
             while i < probs.count - 1 && u >= probs[i] { u -= probs[i]; i += 1 }

@@ -90,5 +90,15 @@ public enum TextFile {
         return fields.count == 3 ? Array(fields[1...]) : fields
     }
 
+    /// The non-empty text fields of every line of `files`: what a tokenizer is trained on.
+    public static func textFields(ofFiles files: [String]) throws -> [String] {
+        var out: [String] = []
+        for f in files {
+            let tsv = isTSV(f)
+            for line in try lines(f) { for field in textFields(of: line, isTSV: tsv) where !field.isEmpty { out.append(String(field)) } }
+        }
+        return out
+    }
+
     public static func isTSV(_ path: String) -> Bool { path.lowercased().hasSuffix(".tsv") }
 }

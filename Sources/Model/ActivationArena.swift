@@ -13,8 +13,6 @@ final class ActivationArena {
     private var blocks: [UnsafeMutableRawPointer] = []
     private var cursor: UnsafeMutablePointer<Float>? = nil
     private var left = 0
-    /// Floats handed out so far.
-    private(set) var floats = 0
     /// Floats per block (16 MiB), or more for a larger buffer.
     static let blockFloats = 1 << 22
 
@@ -34,7 +32,6 @@ final class ActivationArena {
         p.initialize(repeating: 0, count: n)
         cursor = p + n
         left -= n
-        floats += count
         return p
     }
 

@@ -62,7 +62,7 @@ public final class Trainer {
         self.prior = prior
         let model = task.trainable
         optimizer = AdamW(layout: model.layout)
-        metrics = try MetricsLog(path: run + "/metrics.jsonl")
+        metrics = try MetricsLog(path: RunPaths(run).metrics)
         if resume {
             let step = try Checkpoint.loadWeights(run: run, into: model)
             state = try Checkpoint.loadOptimizer(run: run, into: optimizer, count: model.layout.count, weightsStep: step)

@@ -147,11 +147,7 @@ public final class TrainingSession {
             try TokenizerFile.save(tok, to: dest)
             return tok
         case .train(let vocabSize):
-            var lines: [String] = []
-            for corpus in corpora {
-                let tsv = TextFile.isTSV(corpus)
-                for l in try TextFile.lines(corpus) { for f in TextFile.textFields(of: l, isTSV: tsv) where !f.isEmpty { lines.append(String(f)) } }
-            }
+            let lines = try TextFile.textFields(ofFiles: corpora)
             if !lines.contains(where: { !$0.allSatisfy(\.isWhitespace) }) { throw TokenizerError.emptyCorpus(corpora) }
             var o = BPETrainingOptions(vocabularySize: vocabSize)
             o.threads = threads

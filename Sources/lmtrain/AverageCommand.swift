@@ -28,7 +28,7 @@ struct AverageCommand: ParsableCommand {
             throw RunError.invalidOption("\(RunPaths(runDirectory).snapshots) holds \(kept.count) checkpoint(s), fewer than --last \(last); train with --keep-checkpoints \(last) or average fewer")
         }
         let chosen = Array(kept.suffix(last))
-        let out = output ?? runDirectory + "/model.averaged.safetensors"
+        let out = output ?? RunPaths(runDirectory).averagedWeights
         try CheckpointAverage.average(paths: chosen.map(\.path), to: out)
         say("averaged steps \(chosen.map { String($0.step) }.joined(separator: ", ")) → \(out)")
     }

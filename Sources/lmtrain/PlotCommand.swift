@@ -15,14 +15,15 @@ struct PlotCommand: ParsableCommand {
 
     func run() throws {
         _ = try Run.task(of: runDirectory)
-        let path = output ?? runDirectory + "/curves.svg"
+        let paths = RunPaths(runDirectory)
+        let path = output ?? paths.curves
         try writeCurves(run: runDirectory, to: path)
         printErr("wrote \(path)")
-        if let d = FileManager.default.contents(atPath: runDirectory + "/calibration.json") {
+        if let d = FileManager.default.contents(atPath: paths.calibration) {
             guard let rep = try? JSONDecoder().decode(CalibrationReport.self, from: d) else {
                 throw CLIError("\(runDirectory)/calibration.json is not a calibration report: run `lmtrain eval` again")
             }
-            let svg = runDirectory + "/reliability.svg"
+            let svg = paths.reliabilityDiagram
             try writeAtomically(Data(ReliabilityDiagram.pair(rep, title: URL(fileURLWithPath: runDirectory).lastPathComponent).utf8), to: svg)
             printErr("wrote \(svg)")
         } else {
@@ -33,7 +34,7 @@ struct PlotCommand: ParsableCommand {
 
 /// Renders RUN/metrics.jsonl to an SVG file (atomically).
 func writeCurves(run: String, to path: String) throws {
-    let text = (try? String(contentsOfFile: run + "/metrics.jsonl", encoding: .utf8)) ?? ""
+    let text = (try? String(contentsOfFile: RunPaths(run).metrics, encoding: .utf8)) ?? ""
     let name = URL(fileURLWithPath: run).lastPathComponent
     try writeAtomically(Data(trainingCurves(metricsJSONL: text, title: name).utf8), to: path)
 }

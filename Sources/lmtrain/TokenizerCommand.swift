@@ -41,13 +41,7 @@ extension TokenizerCommand {
             guard vocabSize >= options.minimumVocabularySize else {
                 throw TokenizerError.vocabularyTooSmall(requested: vocabSize, minimum: options.minimumVocabularySize)
             }
-            var lines: [String] = []
-            for f in files {
-                let tsv = TextFile.isTSV(f)
-                for line in try TextFile.lines(f) {
-                    for field in TextFile.textFields(of: line, isTSV: tsv) where !field.isEmpty { lines.append(String(field)) }
-                }
-            }
+            let lines = try TextFile.textFields(ofFiles: files)
             if !lines.contains(where: { !$0.allSatisfy(\.isWhitespace) }) { throw TokenizerError.emptyCorpus(files) }
             let counting = ProgressBar("counting words", total: lines.count, unit: "lines")
             var merging: ProgressBar? = nil
