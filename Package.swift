@@ -27,12 +27,13 @@ let package = Package(
     products: [
         .executable(name: "lmtrain", targets: ["lmtrain"]),
         // What other Swift packages can use: the tokenizer, a run loaded for inference, decoding (beam search,
-        // sampling, translation) and the metrics.
+        // sampling, translation), the metrics and the exports to Hugging Face and CTranslate2.
         .library(name: "Tokenizer", targets: ["Tokenizer"]),
         .library(name: "Runs", targets: ["Runs"]),
         .library(name: "Decoding", targets: ["Decoding"]),
         .library(name: "Evaluation", targets: ["Evaluation"]),
         .library(name: "Kernels", targets: ["Kernels"]),
+        .library(name: "Export", targets: ["Export"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -57,12 +58,13 @@ let package = Package(
         .target(name: "Evaluation", dependencies: ["Model", "Kernels", "Datasets"], swiftSettings: swift6),
         .target(name: "Decoding", dependencies: ["Model", "Kernels", "Tokenizer", "Datasets", "Evaluation", "Runs"], swiftSettings: swift6),
         .target(name: "Training", dependencies: ["Runs", "Model", "Kernels", "Tokenizer", "Datasets", "Evaluation", "FileIO"], swiftSettings: swift6),
+        .target(name: "Export", dependencies: ["Runs", "Model", "Tokenizer", "FileIO"], swiftSettings: swift6),
 
         // MARK: - Executables
         .executableTarget(
             name: "lmtrain",
             dependencies: [
-                "Tokenizer", "Kernels", "Model", "Datasets", "Runs", "Training", "Decoding", "Evaluation", "FileIO",
+                "Tokenizer", "Kernels", "Model", "Datasets", "Runs", "Training", "Decoding", "Evaluation", "FileIO", "Export",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swift6
@@ -76,7 +78,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model", "Training", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Runs", "Datasets", "Model", "Kernels", "Tokenizer", "Evaluation", "Decoding", "TestSupport"]),
         .testTarget(name: "DecodingTests", dependencies: ["Decoding", "Model", "Kernels", "TestSupport"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "TestSupport"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"], exclude: ["Consumer"]),
     ],
     // Swift 5 mode by default, for Tokenizer, Datasets and the kernels: they share raw buffers with worker threads,

@@ -13,7 +13,7 @@ public final class Seq2Seq {
     public let params: FloatArena
     public let grads: FloatArena
     public let pool: ThreadPool
-    /// Sinusoidal positions [maxLength, C] (Vaswani et al.: sin on even channels, cos on odd).
+    /// Sinusoidal positions [maxLength, C] (`config.positions` says which table).
     let positions: FloatArena
     var acts: Seq2SeqActivations? = nil
     private(set) var P: Views! = nil
@@ -65,13 +65,8 @@ public final class Seq2Seq {
         grads = FloatArena(count: layout.count)
         let C = config.dModel
         positions = FloatArena(count: config.maxLength * C)
-        for t in 0..<config.maxLength {
-            for i in stride(from: 0, to: C, by: 2) {
-                let angle = Double(t) / pow(10000, Double(i) / Double(C))
-                positions.base[t * C + i] = Float(sin(angle))
-                positions.base[t * C + i + 1] = Float(cos(angle))
-            }
-        }
+        let table = config.positions.table(rows: config.maxLength, d: C)
+        positions.base.update(from: table, count: table.count)
         P = Views(self, params)
         G = Views(self, grads)
     }

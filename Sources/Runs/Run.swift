@@ -149,11 +149,13 @@ public struct DataOptions: Codable, Sendable, Equatable {
 }
 
 /// A training run: RUN/config.json, everything needed to rebuild the model and continue training. One type for
-/// both tasks, loaded and saved here only. Version 2; version 1 (lmtrain before the `Run` type: a language
-/// model's corpus at the top level, a translation run's under `data`) still loads.
+/// both tasks, loaded and saved here only. Version 3 (a translation model names its position table, so an
+/// older lmtrain refuses the file instead of decoding it with the wrong sinusoids); versions 2 and 1 (lmtrain
+/// before the `Run` type: a language model's corpus at the top level, a translation run's under `data`) still
+/// load, their translation models with the interleaved table they were trained with.
 public struct Run: Sendable, Equatable {
     public static let format = "lmtrain-run"
-    public static let version = 2
+    public static let version = 3
 
     public var model: ModelShape
     public var train: TrainOptions

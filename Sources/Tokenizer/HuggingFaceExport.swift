@@ -9,8 +9,17 @@ import Foundation
 /// identical: given lmtrain's pre-tokens, HF produces the same ids (scripts/hf-crosscheck checks this).
 /// Normalisation: NFKC/NFC map to HF's normalizers of the same name.
 public enum HuggingFaceExport {
-    public static func write(_ t: BPETokenizer, to directory: String) throws {
+    /// `appendEOS`: the file's post-processor ends every encoding with `<eos>`, as lmtrain ends a translation
+    /// model's source (so `tokenizer(text)` gives exactly the encoder's input ids).
+    public static func write(_ t: BPETokenizer, to directory: String, appendEOS: Bool = false) throws {
         let v = t.vocabulary
+        let eos = jsonQuoted(SpecialToken.eos.rawValue), eosID = t.id(of: .eos)
+        func piece(_ seq: String, _ type: Int) -> String { "{\"Sequence\": {\"id\": \"\(seq)\", \"type_id\": \(type)}}" }
+        func special(_ type: Int) -> String { "{\"SpecialToken\": {\"id\": \(eos), \"type_id\": \(type)}}" }
+        let postProcessor = !appendEOS ? "null" : "{\"type\": \"TemplateProcessing\", "
+            + "\"single\": [\(piece("A", 0)), \(special(0))], "
+            + "\"pair\": [\(piece("A", 0)), \(special(0)), \(piece("B", 1)), \(special(1))], "
+            + "\"special_tokens\": {\(eos): {\"id\": \(eos), \"ids\": [\(eosID)], \"tokens\": [\(eos)]}}}"
         var added: [String] = []
         for i in 0..<v.specialCount {
             added.append("""
@@ -36,7 +45,7 @@ public enum HuggingFaceExport {
           ],
           "normalizer": \(normalizer),
           "pre_tokenizer": {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "never", "split": true},
-          "post_processor": null,
+          "post_processor": \(postProcessor),
           "decoder": {"type": "Sequence", "decoders": [
             {"type": "Replace", "pattern": {"String": "▁"}, "content": " "},
             {"type": "ByteFallback"},

@@ -147,4 +147,25 @@ private struct PaddedBatch {
         }
         #expect(worst < 1e-4, "max |Δlogit| = \(worst)")
     }
+
+    /// The two position tables against their formulas in double precision, on awkward widths and rows: the
+    /// interleaved one from position 0, fairseq's (Hugging Face M2M100's) in halves from row p + 1.
+    @Test func positionTablesFollowTheirFormulas() {
+        for d in [4, 6, 34] {
+            let rows = 257
+            let inter = PositionTable.interleaved.table(rows: rows, d: d), fair = PositionTable.fairseq.table(rows: rows, d: d)
+            var worst = 0.0
+            for p in [0, 1, 7, 33, 256] {
+                for i in 0..<(d / 2) {
+                    let w = pow(10000, -Double(2 * i) / Double(d))
+                    worst = max(worst, abs(Double(inter[p * d + 2 * i]) - sin(Double(p) * w)), abs(Double(inter[p * d + 2 * i + 1]) - cos(Double(p) * w)))
+                    let omega = exp(-Double(i) * log(10000) / Double(d / 2 - 1)), r = Double(p + 1)
+                    worst = max(worst, abs(Double(fair[p * d + i]) - sin(r * omega)), abs(Double(fair[p * d + d / 2 + i]) - cos(r * omega)))
+                }
+            }
+            // float32 arguments up to 257 are off by ≤ 257 · 2^-24 rad.
+            #expect(worst < 3e-5, "d \(d): max error \(worst)")
+            #expect(fair[0] == sinf(1) && fair[d / 2] == cosf(1), "the first token uses row 1")
+        }
+    }
 }

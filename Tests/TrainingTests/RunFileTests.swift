@@ -40,7 +40,7 @@ import TestSupport
         #expect(a.data.corpus == "/data/web.en.train.txt" && a.data.valid == "/data/web.en.valid.txt")
         #expect(a.train.smoothingStyle == .unigram && a.train.batchSize == 16 && a.train.matmulPrecision == nil)
         let b = try Run.load(directory: tr)
-        #expect(b.model == .seq2seq(Seq2SeqConfig(vocabSize: 8000, maxLength: 256, dModel: 256, encoderLayers: 3, decoderLayers: 3, heads: 4, dropout: 0.1)))
+        #expect(b.model == .seq2seq(Seq2SeqConfig(vocabSize: 8000, maxLength: 256, dModel: 256, encoderLayers: 3, decoderLayers: 3, heads: 4, dropout: 0.1, positions: .interleaved)))
         #expect(b.data.corpus == "/data/pairs.tsv" && b.data.batchTokens == 4096 && b.train.beta2 == 0.98)
         // A translation run is not a language model, and says which command fits it.
         #expect(throws: RunError.self) { _ = try Run.load(directory: tr, expecting: .lm) }
@@ -48,24 +48,24 @@ import TestSupport
             #expect("\(error)".contains("lmtrain translate"), "\(error)")
         }
 
-        // Saved as version 2 and loaded back: equal.
+        // Saved as version 3 and loaded back: equal, the old run's position table kept.
         for (dir, run) in [(lm, a), (tr, b)] {
             try run.save(directory: dir)
             let text = try String(contentsOfFile: dir + "/config.json", encoding: .utf8)
-            #expect(text.contains("\"version\" : 2"))
+            #expect(text.contains("\"version\" : 3"))
             #expect(try Run.load(directory: dir) == run)
         }
     }
 
     @Test func aNewerVersionIsRefusedInOneLine() throws {
-        let dir = try write(#"{ "format" : "lmtrain-run", "version" : 3, "task" : "lm" }"#)
+        let dir = try write(#"{ "format" : "lmtrain-run", "version" : 4, "task" : "lm" }"#)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         do {
             _ = try Run.load(directory: dir)
-            Issue.record("a version-3 run loaded")
+            Issue.record("a version-4 run loaded")
         } catch {
             let message = "\(error)"
-            #expect(message.contains("version 3") && !message.contains("\n"), "\(message)")
+            #expect(message.contains("version 4") && !message.contains("\n"), "\(message)")
         }
     }
 }
