@@ -79,6 +79,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Runs", "Datasets", "Model", "Kernels", "Tokenizer", "Evaluation", "Decoding", "TestSupport"]),
         .testTarget(name: "DecodingTests", dependencies: ["Decoding", "Model", "Kernels", "TestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "ExportTests", dependencies: ["Export", "Runs", "Model", "Tokenizer", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"], exclude: ["Consumer"]),
     ],
     // Swift 5 mode by default, for Tokenizer, Datasets and the kernels: they share raw buffers with worker threads,
