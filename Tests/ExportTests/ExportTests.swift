@@ -141,8 +141,9 @@ private struct ModelBin {
         #expect(bin.floats["decoder/layer_0/attention/layer_norm/gamma"]?.values == stored(m, "decoder.h.0.ln_cross.weight"))
         #expect(bin.floats["decoder/position_encodings/encodings"]?.values == PositionTable.fairseq.table(rows: 20, d: d))
         #expect(bin.scalars["encoder/num_heads"] == 3 && bin.scalars["decoder/scale_embeddings"] == 1 && bin.scalars["decoder/alignment_layer"] == -1)
-        // 2 encoder + 1 decoder layers: 16 + 26 tensors, plus 4 final norm tensors, the table and the embedding.
-        #expect(bin.floats.count == 2 * 16 + 26 + 4 + 2, "\(bin.floats.keys.sorted())")
+        // An encoder layer holds 12 tensors (2 sublayers: a norm's 2, linears' weight and bias), a decoder
+        // layer 20 (cross-attention: a norm and 3 linears); then 2 final norms, the table and the embedding.
+        #expect(bin.floats.count == 2 * 12 + 20 + 4 + 2, "\(bin.floats.keys.sorted())")
         let vocab = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/shared_vocabulary.json"))) as! [String]
         #expect(vocab.count == m.layout["shared.weight"].shape[0] && vocab[3] == "<eos>")
     }

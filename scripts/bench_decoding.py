@@ -1,0 +1,141 @@
+"""Decoding side by side on identical weights: the bible en→es model of `scripts/bench translation` (RUN),
+exported with `lmtrain export`, decoded on the test split by lmtrain, CTranslate2 (float32) and Hugging Face
+transformers `generate`, at beam 4 and greedy, on 1 and 2 threads, in batches of 32 sentences in input order
+(the same batches for all three). Reports sentences/s, target tokens/s (output tokens + EOS, counted with
+the run's tokenizer for every system) and sacreBLEU, as medians of --repeats runs (HF: one run, it is slow),
+and rewrites the decoding section of BENCHMARKS.md.
+Usage: scripts/bench decoding [RUN] [--repeats N] [--hf-sentences N]"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import sacrebleu
+
+from bench_common import LMTRAIN, ROOT, machine_line, median, write_section
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("run", nargs="?", default="runs/bible-en-es")
+    ap.add_argument("--checkpoint", help="weights file to use instead of RUN/model.safetensors")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--hf-sentences", type=int, default=1361, help="HF generate on the first N test sentences")
+    ap.add_argument("--print-only", action="store_true", help="print the section, leave BENCHMARKS.md as it is")
+    a = ap.parse_args()
+    os.chdir(ROOT)
+    if not os.path.exists(os.path.join(a.run, "model.safetensors")):
+        sys.exit(f"bench decoding: {a.run} has no model; train it with `scripts/bench translation {a.run}` first")
+    ck = ["--checkpoint", a.checkpoint] if a.checkpoint else []
+    ct2_dir, hf_dir = os.path.join(a.run, "export-ctranslate2"), os.path.join(a.run, "export-hf")
+    for fmt, out in [("ctranslate2", ct2_dir), ("hf", hf_dir)]:
+        subprocess.run([LMTRAIN, "export", a.run, "--format", fmt, "--output", out, "--force"] + ck, check=True, capture_output=True)
+
+    import ctranslate2
+    import torch
+    from transformers import AutoTokenizer, M2M100ForConditionalGeneration
+    from transformers.utils import logging as hf_logging
+    hf_logging.set_verbosity_error()
+    torch.set_grad_enabled(False)
+
+    rows = [l.rstrip("\n").split("\t") for l in open("corpora/bible/bible.en-es.test.tsv", encoding="utf-8") if l.strip()]
+    sources, refs = [r[1] for r in rows], [r[2] for r in rows]
+    src_path = os.path.join(a.run, "test.en")
+    with open(src_path, "w", encoding="utf-8") as f:
+        f.write("".join(s + "\n" for s in sources))
+    tok = AutoTokenizer.from_pretrained(hf_dir)
+    max_len = json.load(open(os.path.join(hf_dir, "config.json")))["max_position_embeddings"]
+    src_ids = [tok(s, add_special_tokens=False)["input_ids"][:max_len - 1] for s in sources]
+    # lmtrain's limit per sentence (EOS included): min(max length, 1.5 n + 10); a batch decodes to its longest.
+    limits = [max(1, min(max_len, int(1.5 * len(s) + 10))) for s in src_ids]
+    chunks = [list(range(i, min(i + 32, len(sources)))) for i in range(0, len(sources), 32)]
+
+    def target_tokens(outputs):
+        return sum(len(tok(o, add_special_tokens=False)["input_ids"]) + 1 for o in outputs)
+
+    def lmtrain(beam, threads):
+        with open(src_path, encoding="utf-8") as fin:
+            t0 = time.perf_counter()
+            p = subprocess.run([LMTRAIN, "translate", a.run, "--beam", str(beam), "--batch-size", "32", "--threads", str(threads)] + ck,
+                               stdin=fin, capture_output=True, text=True, check=True)
+        # lmtrain reports the time of decoding alone (after loading the model) on its last stderr line.
+        speed = p.stderr.strip().splitlines()[-1]
+        seconds = float(speed.split(" in ")[1].split(" s")[0])
+        return p.stdout.split("\n")[:-1], seconds
+
+    vocab = json.load(open(os.path.join(ct2_dir, "shared_vocabulary.json"), encoding="utf-8"))
+    ct2_tokens = [[vocab[i] for i in s] for s in src_ids]
+    banned = [["<pad>"], ["<bos>"], ["<unk>"]]
+
+    def ct2(beam, threads):
+        tr = ctranslate2.Translator(ct2_dir, device="cpu", compute_type="float32", inter_threads=1, intra_threads=threads)
+        out = [None] * len(sources)
+        t0 = time.perf_counter()
+        for c in chunks:
+            res = tr.translate_batch([ct2_tokens[i] for i in c], beam_size=beam, max_batch_size=32, length_penalty=1.0,
+                                     max_decoding_length=max(limits[i] for i in c) - 1, suppress_sequences=banned)
+            for i, r in zip(c, res):
+                out[i] = r.hypotheses[0]
+        seconds = time.perf_counter() - t0
+        return [tok.decode(tok.convert_tokens_to_ids(h)) for h in out], seconds
+
+    model = M2M100ForConditionalGeneration.from_pretrained(hf_dir).eval()
+
+    def hf(beam, threads):
+        torch.set_num_threads(threads)
+        n = min(a.hf_sentences, len(sources))
+        out = []
+        t0 = time.perf_counter()
+        for c in chunks:
+            c = [i for i in c if i < n]
+            if not c:
+                break
+            enc = tok([sources[i] for i in c], return_tensors="pt", padding=True, truncation=True, max_length=max_len)
+            gen = model.generate(**enc, num_beams=beam, do_sample=False, length_penalty=1.0, early_stopping=True,
+                                 max_new_tokens=max(limits[i] for i in c) - 1)
+            out += tok.batch_decode(gen, skip_special_tokens=True)
+        return out, time.perf_counter() - t0
+
+    results = []
+    for beam in (4, 1):
+        for threads in (1, 2):
+            row = {"beam": beam, "threads": threads}
+            for name, fn, repeats in [("lmtrain", lmtrain, a.repeats), ("ctranslate2", ct2, a.repeats), ("hf", hf, 1)]:
+                times, outputs = [], None
+                for _ in range(repeats):
+                    outputs, s = fn(beam, threads)
+                    times.append(s)
+                n = len(outputs)
+                s = median(times)
+                row[name] = {"sentences": n, "seconds": s, "sent_per_s": n / s, "tok_per_s": target_tokens(outputs) / s,
+                             "bleu": sacrebleu.corpus_bleu(outputs, [refs[:n]]).score, "outputs": outputs}
+                print(f"beam {beam} threads {threads} {name}: {n / s:.1f} sent/s, BLEU {row[name]['bleu']:.2f} "
+                      f"(runs {', '.join(f'{t:.2f}' for t in times)} s)", file=sys.stderr, flush=True)
+            same = sum(x == y for x, y in zip(row["lmtrain"]["outputs"], row["ctranslate2"]["outputs"]))
+            row["same_as_ct2"] = same
+            results.append(row)
+
+    lines = [f"Machine: {machine_line()}. Model: `{a.run}`{' (' + a.checkpoint + ')' if a.checkpoint else ''}, "
+             f"exported by `lmtrain export`; {len(sources)} test sentences (HF: the first {min(a.hf_sentences, len(sources))}), "
+             f"batches of 32 in input order, length penalty 1, lmtrain's length limits for all. "
+             f"Medians of {a.repeats} runs for lmtrain and CTranslate2 (float32, inter_threads 1, intra_threads = threads), "
+             f"one run for HF. Command: `scripts/bench decoding {a.run}`.", "",
+             "| beam | threads | lmtrain sent/s | CTranslate2 sent/s | HF sent/s | lmtrain / CT2 | lmtrain / HF | "
+             "target tok/s (lmtrain, CT2, HF) | BLEU (lmtrain, CT2, HF) | same text as CT2 |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        L, C, H = r["lmtrain"], r["ctranslate2"], r["hf"]
+        lines.append(f"| {r['beam']} | {r['threads']} | {L['sent_per_s']:.1f} | {C['sent_per_s']:.1f} | {H['sent_per_s']:.1f} | "
+                     f"{L['sent_per_s'] / C['sent_per_s']:.2f}x | {L['sent_per_s'] / H['sent_per_s']:.2f}x | "
+                     f"{L['tok_per_s']:.0f}, {C['tok_per_s']:.0f}, {H['tok_per_s']:.0f} | "
+                     f"{L['bleu']:.2f}, {C['bleu']:.2f}, {H['bleu']:.2f} | {r['same_as_ct2']}/{L['sentences']} |")
+    text = "\n".join(lines)
+    print(text)
+    if not a.print_only:
+        write_section("decoding", "## Decoding against CTranslate2 and Hugging Face on identical weights\n\n" + text)
+
+
+if __name__ == "__main__":
+    main()
