@@ -139,12 +139,19 @@ theirs = m2m(input_ids=src, attention_mask=mask, decoder_input_ids=torch.from_nu
 err = max_logit_error(R["logits"], theirs, R["tgt_lengths"])
 check(err < 1e-4, f"M2M100: max |logit difference| {err:.2e} over {int(R['tgt_lengths'].sum())} target positions (< 1e-4)")
 hf_tr_tok = AutoTokenizer.from_pretrained(os.path.join(W, "tr-hf"))
+# Greedy search is decided token by token, so a sentence's output under a limit is the first `limit` tokens of
+# its output under a larger one: sentences sorted by length are decoded in batches of 64 to the batch's
+# largest limit and each output is cut to its own (fewer, fuller batches than one group per limit).
 out = [None] * len(sources)
-for lim, idx in batches():
+order = sorted(range(len(sources)), key=lambda i: limits[i])
+for k in range(0, len(order), 64):
+    idx = order[k:k + 64]
     enc = hf_tr_tok([sources[i] for i in idx], return_tensors="pt", padding=True, truncation=True, max_length=max_length)
-    gen = m2m.generate(**enc, num_beams=1, do_sample=False, max_new_tokens=lim - 1)
-    for i, text in zip(idx, hf_tr_tok.batch_decode(gen, skip_special_tokens=True)):
-        out[i] = text
+    gen = m2m.generate(**enc, num_beams=1, do_sample=False, max_new_tokens=max(limits[i] for i in idx) - 1)
+    eos = m2m.generation_config.eos_token_id
+    for i, row in zip(idx, gen[:, 1:].tolist()):
+        row = row[:row.index(eos)] if eos in row else row
+        out[i] = hf_tr_tok.decode(row[:limits[i] - 1], skip_special_tokens=True)
 agree("M2M100 generate(num_beams=1)", out, beam1)
 
 # ---- CTranslate2 ----
