@@ -1,7 +1,8 @@
 """Decoding side by side on identical weights: the bible en→es model of `scripts/bench translation` (RUN),
 exported with `lmtrain export`, decoded on the test split by lmtrain, CTranslate2 (float32) and Hugging Face
 transformers `generate`, at beam 4 and greedy, on 1 and 2 threads, in batches of 32 sentences in input order
-(the same batches for all three). Reports sentences/s, target tokens/s (output tokens + EOS, counted with
+(the same batches for all three; a batch decodes to its longest sentence's limit, and greedy outputs are then
+cut to each sentence's own limit, which gives what a per-sentence limit would). Reports sentences/s, target tokens/s (output tokens + EOS, counted with
 the run's tokenizer for every system) and sacreBLEU, as medians of --repeats runs (HF: one run, it is slow),
 and rewrites the decoding section of BENCHMARKS.md.
 Usage: scripts/bench decoding [RUN] [--repeats N] [--hf-sentences N]"""
@@ -23,6 +24,7 @@ def main():
     ap.add_argument("--checkpoint", help="weights file to use instead of RUN/model.safetensors")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--hf-sentences", type=int, default=1361, help="HF generate on the first N test sentences")
+    ap.add_argument("--sentences", type=int, help="only the first N test sentences (a quick check of the script)")
     ap.add_argument("--print-only", action="store_true", help="print the section, leave BENCHMARKS.md as it is")
     a = ap.parse_args()
     os.chdir(ROOT)
@@ -41,6 +43,7 @@ def main():
     torch.set_grad_enabled(False)
 
     rows = [l.rstrip("\n").split("\t") for l in open("corpora/bible/bible.en-es.test.tsv", encoding="utf-8") if l.strip()]
+    rows = rows[:a.sentences] if a.sentences else rows
     sources, refs = [r[1] for r in rows], [r[2] for r in rows]
     src_path = os.path.join(a.run, "test.en")
     with open(src_path, "w", encoding="utf-8") as f:
@@ -77,7 +80,8 @@ def main():
             res = tr.translate_batch([ct2_tokens[i] for i in c], beam_size=beam, max_batch_size=32, length_penalty=1.0,
                                      max_decoding_length=max(limits[i] for i in c) - 1, suppress_sequences=banned)
             for i, r in zip(c, res):
-                out[i] = r.hypotheses[0]
+                # Greedy outputs are prefixes of longer ones: cut to the sentence's own limit, as lmtrain does.
+                out[i] = r.hypotheses[0][:limits[i] - 1] if beam == 1 else r.hypotheses[0]
         seconds = time.perf_counter() - t0
         return [tok.decode(tok.convert_tokens_to_ids(h)) for h in out], seconds
 
@@ -95,7 +99,10 @@ def main():
             enc = tok([sources[i] for i in c], return_tensors="pt", padding=True, truncation=True, max_length=max_len)
             gen = model.generate(**enc, num_beams=beam, do_sample=False, length_penalty=1.0, early_stopping=True,
                                  max_new_tokens=max(limits[i] for i in c) - 1)
-            out += tok.batch_decode(gen, skip_special_tokens=True)
+            eos = model.generation_config.eos_token_id
+            for i, row in zip(c, gen[:, 1:].tolist()):
+                row = row[:row.index(eos)] if eos in row else row
+                out.append(tok.decode(row[:limits[i] - 1] if beam == 1 else row, skip_special_tokens=True))
         return out, time.perf_counter() - t0
 
     results = []
