@@ -30,6 +30,12 @@ public enum Exporter {
     public static func export(run directory: String, format: ExportFormat, output: String, checkpoint: String? = nil,
                               force: Bool = false) throws -> [String] {
         let fm = FileManager.default
+        // --force replaces the output: never let that be the run itself or a directory holding it.
+        let runPath = URL(fileURLWithPath: directory).standardizedFileURL.resolvingSymlinksInPath().path
+        let outPath = URL(fileURLWithPath: output).standardizedFileURL.resolvingSymlinksInPath().path
+        if runPath == outPath || runPath.hasPrefix(outPath.hasSuffix("/") ? outPath : outPath + "/") {
+            throw ExportError("--output \(output) would replace the run \(directory) itself: export to a directory outside it")
+        }
         if fm.fileExists(atPath: output) && !force {
             throw ExportError("\(output) already exists: choose another --output, or add --force to replace it")
         }

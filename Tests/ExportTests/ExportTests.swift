@@ -169,6 +169,12 @@ private struct ModelBin {
         #expect(taken.contains("--force") && !taken.contains("\n"), "\(taken)")
         try Exporter.export(run: dir, format: .ctranslate2, output: dir + "/taken", force: true)
         #expect(FileManager.default.fileExists(atPath: dir + "/taken/model.bin"))
+        // --force never replaces the run itself, or a directory holding it.
+        for target in [dir, (dir as NSString).deletingLastPathComponent] {
+            let itself = refusal { try Exporter.export(run: dir, format: .ctranslate2, output: target, force: true) }
+            #expect(itself.contains("would replace the run"), "\(itself)")
+        }
+        #expect(FileManager.default.fileExists(atPath: dir + "/model.safetensors"))
         // A missing weights file.
         let missing = refusal { try Exporter.export(run: dir, format: .hf, output: dir + "/x", checkpoint: dir + "/nope.safetensors") }
         #expect(missing.contains("nope.safetensors") && !missing.contains("\n"), "\(missing)")
