@@ -24,6 +24,9 @@ def main():
     ap.add_argument("--checkpoint", help="weights file to use instead of RUN/model.safetensors")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--hf-sentences", type=int, default=1361, help="HF generate on the first N test sentences")
+    ap.add_argument("--early-stopping", action="store_true",
+                    help="lmtrain stops a sentence once `beam` hypotheses finished, as CTranslate2 and HF (early_stopping=True) do")
+    ap.add_argument("--beams", default="4,1", help="beam sizes to measure")
     ap.add_argument("--sentences", type=int, help="only the first N test sentences (a quick check of the script)")
     ap.add_argument("--print-only", action="store_true", help="print the section, leave BENCHMARKS.md as it is")
     a = ap.parse_args()
@@ -61,7 +64,8 @@ def main():
     def lmtrain(beam, threads):
         with open(src_path, encoding="utf-8") as fin:
             t0 = time.perf_counter()
-            p = subprocess.run([LMTRAIN, "translate", a.run, "--beam", str(beam), "--batch-size", "32", "--threads", str(threads)] + ck,
+            p = subprocess.run([LMTRAIN, "translate", a.run, "--beam", str(beam), "--batch-size", "32", "--threads", str(threads)] + ck
+                               + (["--early-stopping"] if a.early_stopping else []),
                                stdin=fin, capture_output=True, text=True, check=True)
         # lmtrain reports the time of decoding alone (after loading the model) on its last stderr line.
         speed = p.stderr.strip().splitlines()[-1]
@@ -106,7 +110,7 @@ def main():
         return out, time.perf_counter() - t0
 
     results = []
-    for beam in (4, 1):
+    for beam in [int(b) for b in a.beams.split(",")]:
         for threads in (1, 2):
             row = {"beam": beam, "threads": threads}
             for name, fn, repeats in [("lmtrain", lmtrain, a.repeats), ("ctranslate2", ct2, a.repeats), ("hf", hf, 1)]:
@@ -126,9 +130,10 @@ def main():
 
     lines = [f"Machine: {machine_line()}. Model: `{a.run}`{' (' + a.checkpoint + ')' if a.checkpoint else ''}, "
              f"exported by `lmtrain export`; {len(sources)} test sentences (HF: the first {min(a.hf_sentences, len(sources))}), "
-             f"batches of 32 in input order, length penalty 1, lmtrain's length limits for all. "
+             f"batches of 32 in input order, length penalty 1, lmtrain's length limits for all, "
+             f"{'every system stopping a sentence once beam hypotheses finished (lmtrain --early-stopping)' if a.early_stopping else 'lmtrain searching on while a live hypothesis could still win (its default; CTranslate2 and HF stop once beam hypotheses finished)'}. "
              f"Medians of {a.repeats} runs for lmtrain and CTranslate2 (float32, inter_threads 1, intra_threads = threads), "
-             f"one run for HF. Command: `scripts/bench decoding {a.run}`.", "",
+             f"one run for HF. Command: `scripts/bench decoding {a.run}{' --early-stopping' if a.early_stopping else ''}`.", "",
              "| beam | threads | lmtrain sent/s | CTranslate2 sent/s | HF sent/s | lmtrain / CT2 | lmtrain / HF | "
              "target tok/s (lmtrain, CT2, HF) | BLEU (lmtrain, CT2, HF) | same text as CT2 |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -141,7 +146,9 @@ def main():
     text = "\n".join(lines)
     print(text)
     if not a.print_only:
-        write_section("decoding", "## Decoding against CTranslate2 and Hugging Face on identical weights\n\n" + text)
+        name = "decoding-early-stopping" if a.early_stopping else "decoding"
+        title = "## Decoding against CTranslate2 and Hugging Face on identical weights" + (", the same stopping rule" if a.early_stopping else "")
+        write_section(name, title + "\n\n" + text)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,11 @@ public struct BeamOptions: Sendable {
     /// Forbid any n-gram of this size from appearing twice in a hypothesis (0: off).
     public var noRepeatNgram = 0
     public var eos: Int32
+    /// Stop a sentence as soon as `beam` hypotheses have finished (CTranslate2's rule, and HF `generate`'s
+    /// `early_stopping=True`). Off: go on while the best live hypothesis, scored as if it ended now, could still
+    /// beat the worst finished one (HF's default heuristic), which finds longer hypotheses under α > 0 and
+    /// costs more steps.
+    public var earlyStopping = false
     /// Tokens never chosen (pad, bos, unk, …).
     public var banned: Set<Int32> = []
     /// Further processors of each row's log-probabilities, after those of the options above.
@@ -156,7 +161,7 @@ struct SentenceBeam {
             // almost never stop early).
             let worstKept = finished[o.beam - 1].score
             let bestLive = next.map { o.lengthPenalty.normalize($0.logProb, length: length + 1) }.max() ?? -.infinity
-            if bestLive <= worstKept { done = true }
+            if o.earlyStopping || bestLive <= worstKept { done = true }
         }
         if next.isEmpty || length >= maxLength { done = true }
         if !done { live = next }

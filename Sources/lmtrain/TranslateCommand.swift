@@ -36,6 +36,8 @@ struct TranslateCommand: ParsableCommand {
     @Option(help: "… with this b (capped by the model's maximum length).") var maxLenB: Double = 10
     @Option(help: "Minimum output length in tokens (EOS counts).") var minLen: Int = 1
     @Option(help: "Forbid repeating any n-gram of this size (0: off).") var noRepeatNgram: Int = 0
+    @Flag(help: "Stop a sentence once --beam hypotheses have finished (CTranslate2's rule; HF early_stopping=True).")
+    var earlyStopping = false
     @OptionGroup var threading: ThreadsOption
 
     func validate() throws {
@@ -53,6 +55,7 @@ struct TranslateCommand: ParsableCommand {
         let tok = r.tokenizer
         let translator = TextTranslator(model: r.model, tokenizer: tok, beam: beam, batchSize: batchSize)
         translator.options.nbest = nbest; translator.options.minLength = minLen; translator.options.noRepeatNgram = noRepeatNgram
+        translator.options.earlyStopping = earlyStopping
         translator.options.lengthPenalty = lenpenStyle == .gnmt ? .gnmt(lenpen) : .power(lenpen)
         translator.maxLenA = maxLenA; translator.maxLenB = maxLenB
         var lineNo = 0, sentences = 0, targetTokens = 0

@@ -92,6 +92,25 @@ struct TableScorer: StepScorer {
         #expect(normalised.tokens == [2, 2, 2])
     }
 
+    /// Beam 2, α = 1. Step 2 finishes [1] (0.5·0.6: −0.60 per token) and [2] (0.5·0.55: −0.65). The live [2,2]
+    /// (0.225) could still win, and does: ending at step 3 it scores 0.225·0.95 = 0.214, −0.51 per token. Early
+    /// stopping ends the search at step 2 with [1], after fewer model calls.
+    @Test func earlyStoppingEndsOnceBeamHypothesesFinish() {
+        let table: [[Int32]: [Float]] = [
+            []: [0.0, 0.5, 0.5], [1]: [0.6, 0.4, 0.0], [2]: [0.55, 0.0, 0.45],
+            [1, 1]: [0.95, 0.05, 0.0], [2, 2]: [0.95, 0.0, 0.05],
+        ]
+        var a = TableScorer(vocabularySize: 3, table: table, fallback: [1.0, 0, 0])
+        let thorough = beamSearch(&a, options: options(beam: 2, alpha: 1))[0]
+        var o = options(beam: 2, alpha: 1)
+        o.earlyStopping = true
+        var b = TableScorer(vocabularySize: 3, table: table, fallback: [1.0, 0, 0])
+        let early = beamSearch(&b, options: o)[0]
+        #expect(thorough.tokens == [2, 2] && abs(thorough.logProb - log(0.21375)) < 1e-5)
+        #expect(early.tokens == [1] && abs(early.logProb - log(0.3)) < 1e-5)
+        #expect(b.calls == 2 && a.calls > b.calls, "calls \(a.calls) and \(b.calls)")
+    }
+
     @Test func nbestComesSortedAndDistinct() {
         var s = trap
         var o = options(beam: 4)
