@@ -9,9 +9,9 @@ import Tokenizer
 /// and not stored. Dropout rates are kept for fine-tuning (attention dropout is 0: lmtrain has none).
 enum HuggingFaceGPT2 {
     static func write(_ model: GPT, config c: GPTConfig, tokenizer: BPETokenizer, to dir: String) throws {
-        let w = ModelWeights(model: model), set = TensorSet()
+        let w = ModelWeights(model: model), set = SafeTensorsWriter()
         for t in model.layout.tensors { set.add("transformer." + t.name, shape: t.shape, w.values(t.name)) }
-        try writeAtomically(try set.safetensors(metadata: ["format": "pt"]), to: dir + "/model.safetensors")
+        try writeAtomically(try set.serialize(metadata: ["format": "pt"]), to: dir + "/model.safetensors")
         // Training joins lines with <eos>, so <eos> is what precedes a text's first token: GPT-2's
         // <|endoftext|> convention (its bos and eos are the same token).
         let eos = Int(tokenizer.id(of: .eos)), pad = Int(tokenizer.id(of: .pad))

@@ -15,7 +15,7 @@ import Tokenizer
 /// which is not the pad token.
 enum HuggingFaceM2M100 {
     static func write(_ model: Seq2Seq, config c: Seq2SeqConfig, tokenizer: BPETokenizer, to dir: String) throws {
-        let w = ModelWeights(model: model), set = TensorSet(), d = c.dModel
+        let w = ModelWeights(model: model), set = SafeTensorsWriter(), d = c.dModel
         func linear(_ to: String, _ from: String, columns: Range<Int>? = nil) {
             let (shape, values) = w.linear(from + ".weight", columns: columns)
             set.add(to + ".weight", shape: shape, values)
@@ -54,7 +54,7 @@ enum HuggingFaceM2M100 {
             mlp(to, from)
         }
         norm("model.decoder.layer_norm", "decoder.ln_f")
-        try writeAtomically(try set.safetensors(metadata: ["format": "pt"]), to: dir + "/model.safetensors")
+        try writeAtomically(try set.serialize(metadata: ["format": "pt"]), to: dir + "/model.safetensors")
 
         let pad = Int(tokenizer.id(of: .pad)), bos = Int(tokenizer.id(of: .bos)), eos = Int(tokenizer.id(of: .eos))
         precondition(pad == 0, "fairseq's position rows start after padding index 0")

@@ -131,3 +131,35 @@ public struct SafeTensors {
         return out
     }
 }
+
+/// Tensors given as arrays, owned until they are serialised (`SafeTensors.Tensor` takes raw pointers, so the
+/// values are copied into buffers this class frees): for files written from values computed on the spot.
+public final class SafeTensorsWriter {
+    private var tensors: [SafeTensors.Tensor] = []
+    private var buffers: [UnsafeMutableRawBufferPointer] = []
+
+    public init() {}
+
+    public func add(_ name: String, shape: [Int], _ values: [Float]) {
+        precondition(shape.reduce(1, *) == values.count, "\(name): \(values.count) values for shape \(shape)")
+        let buf = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, values.count))
+        _ = buf.initialize(from: values)
+        buffers.append(UnsafeMutableRawBufferPointer(buf))
+        tensors.append(SafeTensors.Tensor(name, shape: shape, floats: buf.baseAddress!))
+    }
+
+    public func add(_ name: String, shape: [Int], _ values: [Int32]) {
+        precondition(shape.reduce(1, *) == values.count, "\(name): \(values.count) values for shape \(shape)")
+        let buf = UnsafeMutableBufferPointer<Int32>.allocate(capacity: max(1, values.count))
+        _ = buf.initialize(from: values)
+        buffers.append(UnsafeMutableRawBufferPointer(buf))
+        tensors.append(SafeTensors.Tensor(name, shape: shape, int32s: buf.baseAddress!))
+    }
+
+    /// The file: every tensor in the order added, and `metadata`.
+    public func serialize(metadata: [String: String] = [:]) throws -> Data {
+        try SafeTensors.serialize(tensors, metadata: metadata)
+    }
+
+    deinit { for b in buffers { b.deallocate() } }
+}

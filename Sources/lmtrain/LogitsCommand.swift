@@ -51,15 +51,11 @@ struct LogitsCommand: ParsableCommand {
         }
         var logits = [Float](repeating: 0, count: W * T * V)
         ids.withUnsafeBufferPointer { i in logits.withUnsafeMutableBufferPointer { r.model.logits(ids: i.baseAddress!, B: W, T: T, into: $0.baseAddress!) } }
-        return try ids.withUnsafeBufferPointer { i in
-            try lengths.withUnsafeBufferPointer { l in
-                try logits.withUnsafeBufferPointer { g in
-                    try SafeTensors.serialize([.init("input_ids", shape: [W, T], int32s: i.baseAddress!),
-                                               .init("lengths", shape: [W], int32s: l.baseAddress!),
-                                               .init("logits", shape: [W, T, V], floats: g.baseAddress!)], metadata: [:])
-                }
-            }
-        }
+        let out = SafeTensorsWriter()
+        out.add("input_ids", shape: [W, T], ids)
+        out.add("lengths", shape: [W], lengths)
+        out.add("logits", shape: [W, T, V], logits)
+        return try out.serialize()
     }
 
     func translation(_ dir: String) throws -> Data {
@@ -84,20 +80,12 @@ struct LogitsCommand: ParsableCommand {
                 }
             }
         }
-        return try src.withUnsafeBufferPointer { s in
-            try srcLengths.withUnsafeBufferPointer { sl in
-                try tgtIn.withUnsafeBufferPointer { t in
-                    try tgtLengths.withUnsafeBufferPointer { tl in
-                        try logits.withUnsafeBufferPointer { g in
-                            try SafeTensors.serialize([.init("src", shape: [B, Ts], int32s: s.baseAddress!),
-                                                       .init("src_lengths", shape: [B], int32s: sl.baseAddress!),
-                                                       .init("tgt_in", shape: [B, Tt], int32s: t.baseAddress!),
-                                                       .init("tgt_lengths", shape: [B], int32s: tl.baseAddress!),
-                                                       .init("logits", shape: [B, Tt, V], floats: g.baseAddress!)], metadata: [:])
-                        }
-                    }
-                }
-            }
-        }
+        let out = SafeTensorsWriter()
+        out.add("src", shape: [B, Ts], src)
+        out.add("src_lengths", shape: [B], srcLengths)
+        out.add("tgt_in", shape: [B, Tt], tgtIn)
+        out.add("tgt_lengths", shape: [B], tgtLengths)
+        out.add("logits", shape: [B, Tt, V], logits)
+        return try out.serialize()
     }
 }

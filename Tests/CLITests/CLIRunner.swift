@@ -48,6 +48,14 @@ func lmtrainRun(_ args: [String], stdin: Data? = nil) throws -> CLIResult {
 
 func tempDir() -> URL { temporaryDirectory("lmtrain-cli") }
 
+/// The first `lines` real verse pairs of the bible training split, as DIR/pairs.tsv.
+func biblePairs(_ dir: URL, lines: Int = 300) throws -> String {
+    let all = try String(contentsOf: repoRoot.appendingPathComponent("corpora/bible/bible.en-es.train.tsv"), encoding: .utf8)
+    let path = dir.appendingPathComponent("pairs.tsv").path
+    try (all.split(separator: "\n").prefix(lines).joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+}
+
 /// A user-facing failure: non-zero exit (not a signal), exactly one "Error: …" line (progress lines and
 /// ArgumentParser's usage hint may surround it), no crash or stack trace.
 func isCleanFailure(_ r: CLIResult) -> Bool {

@@ -51,9 +51,7 @@ import TestSupport
         try shell("swift build -q --scratch-path '\(dir.path)/build' 2>&1", in: consumer)
 
         // 3. A small real translation run, translated by the CLI and by the consumer.
-        let all = try String(contentsOf: repositoryRoot.appendingPathComponent("corpora/bible/bible.en-es.train.tsv"), encoding: .utf8)
-        let corpus = dir.appendingPathComponent("pairs.tsv").path
-        try (all.split(separator: "\n").prefix(300).joined(separator: "\n") + "\n").write(toFile: corpus, atomically: true, encoding: .utf8)
+        let corpus = try biblePairs(dir)
         let run = dir.appendingPathComponent("run").path
         let fit = try lmtrainRun(["fit", corpus, "--output", run, "--preset", "tiny", "--steps", "6", "--vocab-size", "400",
                                   "--batch-tokens", "512", "--bleu-sentences", "2"])

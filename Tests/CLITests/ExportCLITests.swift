@@ -10,9 +10,7 @@ import TestSupport
     @Test func exportAndLogitsFromTheCommandLine() throws {
         let dir = tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let all = try String(contentsOf: repoRoot.appendingPathComponent("corpora/bible/bible.en-es.train.tsv"), encoding: .utf8)
-        let corpus = dir.appendingPathComponent("pairs.tsv").path
-        try (all.split(separator: "\n").prefix(200).joined(separator: "\n") + "\n").write(toFile: corpus, atomically: true, encoding: .utf8)
+        let corpus = try biblePairs(dir, lines: 200)
         let run = dir.appendingPathComponent("run").path
         let fit = try lmtrainRun(["fit", corpus, "--output", run, "--preset", "tiny", "--steps", "2", "--vocab-size", "400",
                                   "--bleu-sentences", "0", "--batch-tokens", "256"])

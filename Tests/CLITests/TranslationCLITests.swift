@@ -3,20 +3,12 @@ import Testing
 import TestSupport
 
 @Suite struct TranslationCLITests {
-    /// A few hundred real verse pairs from the bible training split.
-    func smallCorpus(_ dir: URL, lines: Int = 300) throws -> String {
-        let all = try String(contentsOf: repoRoot.appendingPathComponent("corpora/bible/bible.en-es.train.tsv"), encoding: .utf8)
-        let path = dir.appendingPathComponent("pairs.tsv").path
-        try (all.split(separator: "\n").prefix(lines).joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
-        return path
-    }
-
     /// fit infers the translation task from a TSV, writes a run, translates streaming with empty lines kept,
     /// n-best in the documented format, scores against references, and resumes.
     @Test func fitTranslateScoreAndResume() throws {
         let dir = tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let corpus = try smallCorpus(dir)
+        let corpus = try biblePairs(dir)
         let run = dir.appendingPathComponent("run").path
         let fit = try lmtrainRun(["fit", corpus, "--output", run, "--preset", "tiny", "--steps", "8", "--vocab-size", "400",
                                   "--eval-every", "4", "--log-every", "2", "--batch-tokens", "512", "--bleu-sentences", "3",
@@ -79,7 +71,7 @@ import TestSupport
     @Test func badTranslationInputFailsCleanly() throws {
         let dir = tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let corpus = try smallCorpus(dir, lines: 40)
+        let corpus = try biblePairs(dir, lines: 40)
         func file(_ name: String, _ text: String) throws -> String {
             let p = dir.appendingPathComponent(name).path
             try text.write(toFile: p, atomically: true, encoding: .utf8)

@@ -1,32 +1,6 @@
 import Foundation
 import Model
 
-/// Tensors copied out of a model in the layout another library reads, owned here until they are written.
-/// (The safetensors serialiser takes raw pointers, so the copies live in buffers this class frees.)
-final class TensorSet {
-    struct Entry {
-        let name: String
-        let shape: [Int]
-        let data: UnsafeMutableBufferPointer<Float>
-    }
-    private(set) var entries: [Entry] = []
-
-    func add(_ name: String, shape: [Int], _ values: [Float]) {
-        precondition(shape.reduce(1, *) == values.count, "\(name): \(values.count) values for shape \(shape)")
-        let buf = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, values.count))
-        _ = buf.initialize(from: values)
-        entries.append(Entry(name: name, shape: shape, data: buf))
-    }
-
-    deinit { for e in entries { e.data.deallocate() } }
-
-    /// A safetensors file of every tensor, in the order added.
-    func safetensors(metadata: [String: String]) throws -> Data {
-        try SafeTensors.serialize(entries.map { SafeTensors.Tensor($0.name, shape: $0.shape, floats: UnsafePointer($0.data.baseAddress!)) },
-                                  metadata: metadata)
-    }
-}
-
 /// The weights of a loaded lmtrain model, read by name. lmtrain stores matrices [in, out] (GPT-2's Conv1D
 /// layout, x·W + b); `linear` gives a slice of output columns as [out, in], the layout of PyTorch's
 /// nn.Linear and of CTranslate2.
