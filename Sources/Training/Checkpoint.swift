@@ -7,10 +7,13 @@ import Runs
 public struct TrainState: Codable, Sendable, Equatable {
     public var step = 0
     public var batcherState: UInt64
-    /// Steps of the schedule (fixed once known; from --steps, or estimated from --time after a few steps).
+    /// Steps of the schedule (from --steps; nil with only a time budget, whose schedule runs on the clock).
     public var totalSteps: Int?
     public var tokens = 0
+    /// Wall-clock seconds of the run so far (set-up, training, validation and checkpoints of every sitting).
     public var elapsed = 0.0
+    /// A time-budgeted run: `elapsed` when its warm-up ended (nil before, and for step budgets).
+    public var warmupEnded: Double? = nil
     public init(batcherState: UInt64) { self.batcherState = batcherState }
 }
 

@@ -8,11 +8,11 @@ public enum TrainingEvent {
     case step(StepReport)
     case validation(ValidationReport)
     case checkpoint(step: Int)
-    case scheduleFixed(totalSteps: Int)
 }
 
 public struct StepReport: Sendable {
-    public let step: Int, totalSteps: Int?
+    /// `totalSteps`: the step budget, or with only a time budget the steps the remaining time is expected to hold.
+    public let step: Int, totalSteps: Int
     public let loss: Double, nll: Double, lr: Float, gradNorm: Float
     public let tokensPerSecond: Double, tokens: Int, elapsed: Double
 }
@@ -44,8 +44,11 @@ public final class Trainer {
     public private(set) var checkpointStep: Int? = nil
     let prior: [Float]?
     let metrics: MetricsLog
-    /// Training time after step 10 of a time-budgeted run (to measure the speed of steps 11–20).
-    var elapsedAt10: Double? = nil
+    /// The wall clock in seconds (a test drives a fake one).
+    public var clock: () -> Double = { Date().timeIntervalSince1970 }
+    /// Seconds this process spent before the loop (tokenizer, data): part of the run's time, so a `--time`
+    /// budget covers the whole `fit`.
+    public var setupSeconds = 0.0
 
     /// A language-model run over token streams.
     public convenience init(model: GPT, options: TrainOptions, run: String, train: [Int32], valid: [Int32], eos: Int32,
@@ -71,14 +74,28 @@ public final class Trainer {
         } else {
             model.initialize(seed: options.seed)
             state = TrainState(batcherState: task.initialCursor(seed: options.seed))
-            state.totalSteps = options.steps
             try metrics.truncate(afterStep: 0)
         }
+        // The step budget is the run's options' (a time-budgeted checkpoint of an older lmtrain holds a step
+        // count estimated from its first steps; the clock schedule replaces it).
+        state.totalSteps = options.steps
     }
 
-    var schedule: CosineSchedule {
-        let total = state.totalSteps ?? Int.max / 2
-        return CosineSchedule(peak: options.lr, warmup: min(options.warmup, max(1, total / 10)), total: total)
+    var stepSchedule: CosineSchedule? {
+        options.steps.map { CosineSchedule(peak: options.lr, warmup: min(options.warmup, max(1, $0 / 10)), total: $0) }
+    }
+
+    var timeSchedule: TimeBudgetSchedule? {
+        options.timeBudget.map { TimeBudgetSchedule(peak: options.lr, warmup: options.warmup, budget: $0) }
+    }
+
+    /// The rate of the next step, starting `elapsed` seconds into the run: on the step schedule when there is
+    /// a step budget (a time budget then only stops early), else on the clock.
+    func learningRate(elapsed: Double) -> Float {
+        if let s = stepSchedule { return s.lr(state.step) }
+        let s = timeSchedule!
+        if state.warmupEnded == nil && s.warmupFraction(step: state.step, elapsed: elapsed) >= 1 { state.warmupEnded = elapsed }
+        return s.lr(step: state.step, elapsed: elapsed, warmupEnded: state.warmupEnded)
     }
 
     var lossOptions: LossOptions { LossOptions(smoothing: options.smoothing, style: options.smoothingStyle.kernelStyle, prior: prior) }
@@ -91,15 +108,27 @@ public final class Trainer {
         var cursor = state.batcherState
         let loss = lossOptions
         let hyper0 = AdamWHyper(lr: options.lr, beta1: 0.9, beta2: options.beta2, eps: 1e-8, weightDecay: options.weightDecay)
-        let started = Date().timeIntervalSince1970 - state.elapsed
-        var windowStart = Date().timeIntervalSince1970, windowTokens = 0
+        let started = clock() - state.elapsed - setupSeconds
+        setupSeconds = 0
+        var windowStart = clock(), windowTokens = 0
         var outcome = TrainingOutcome.finished
+        // What a time budget must leave room for, measured as the run goes: the final validation and
+        // checkpoint, and half a step (so the run ends as near its budget as the step length allows).
+        var stepSeconds = 0.0, validationSeconds = 0.0, checkpointSeconds = 0.0
+        var expectedSteps: Int {
+            if let total = state.totalSteps { return total }
+            let left = options.timeBudget! - state.elapsed - validationSeconds - checkpointSeconds
+            return state.step + (stepSeconds > 0 ? max(0, Int((left / stepSeconds).rounded())) : 1)
+        }
         while true {
             if let total = state.totalSteps, state.step >= total { break }
-            if let budget = options.timeBudget, state.elapsed >= budget { break }
+            let stepStart = clock()
+            state.elapsed = stepStart - started
+            if let budget = options.timeBudget,
+               state.elapsed + validationSeconds + checkpointSeconds + stepSeconds / 2 >= budget { break }
             if shouldStop() { outcome = .interrupted; break }
             let step = state.step
-            let lr = schedule.lr(step)
+            let lr = learningRate(elapsed: state.elapsed)
             model.grads.zero()
             // Draw the step's micro-batches first: the mean loss divides by the targets of all of them.
             var counted = 0, stepTokens = 0
@@ -126,23 +155,16 @@ public final class Trainer {
             state.step += 1
             state.tokens += stepTokens
             state.batcherState = cursor
-            let now = Date().timeIntervalSince1970
+            let now = clock()
             state.elapsed = now - started
+            // A moving average of the step time (the first steps also pay for page faults, so they weigh little
+            // once later ones come).
+            let took = now - stepStart
+            stepSeconds = stepSeconds == 0 ? took : 0.9 * stepSeconds + 0.1 * took
             windowTokens += stepTokens
-            // With only a time budget, fix the schedule's length once the speed is known: from the time of steps
-            // 11–20, since the first steps also pay for allocation and page faults (counting them made a
-            // 55-minute budget end its schedule ~20 % early).
-            if state.totalSteps == nil, let budget = options.timeBudget {
-                if state.step == 10 { elapsedAt10 = state.elapsed }
-                if state.step == 20 {
-                    let perStep = max(1e-6, (state.elapsed - (elapsedAt10 ?? 0)) / 10)
-                    state.totalSteps = max(21, 20 + Int((budget - state.elapsed) / perStep))
-                    onEvent(.scheduleFixed(totalSteps: state.totalSteps!))
-                }
-            }
             if state.step % options.logEvery == 0 || state.step == 1 || state.step == state.totalSteps {
                 let rate = Double(windowTokens) / max(1e-9, now - windowStart)
-                let r = StepReport(step: state.step, totalSteps: state.totalSteps, loss: meanLoss, nll: meanNLL, lr: lr,
+                let r = StepReport(step: state.step, totalSteps: expectedSteps, loss: meanLoss, nll: meanNLL, lr: lr,
                                    gradNorm: norm, tokensPerSecond: rate, tokens: state.tokens, elapsed: state.elapsed)
                 metrics.write(["step": state.step, "loss": meanLoss, "nll": meanNLL, "lr": Double(lr),
                                "tokens_per_s": rate, "grad_norm": Double(norm), "tokens": state.tokens, "elapsed_s": state.elapsed])
@@ -151,15 +173,23 @@ public final class Trainer {
                 windowTokens = 0
             }
             if state.step % options.evalEvery == 0 {
+                let t = clock()
                 onEvent(.validation(validate()))
                 // Validation time is not training time: restart the rate window after it.
-                windowStart = Date().timeIntervalSince1970
+                windowStart = clock()
                 windowTokens = 0
+                validationSeconds = windowStart - t
             }
-            if state.step % options.checkpointEvery == 0 { try saveCheckpoint(onEvent) }
+            if state.step % options.checkpointEvery == 0 {
+                let t = clock()
+                state.elapsed = t - started
+                try saveCheckpoint(onEvent)
+                checkpointSeconds = clock() - t
+            }
         }
         // End with a validation of the final weights (unless the last step just had one).
         if state.step % options.evalEvery != 0 || state.step == 0 { onEvent(.validation(validate())) }
+        state.elapsed = clock() - started
         try saveCheckpoint(onEvent)
         return outcome
     }

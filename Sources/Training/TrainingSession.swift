@@ -43,6 +43,7 @@ public final class TrainingSession {
     public static func create(run: Run, directory: String, tokenizer source: TokenizerSource,
                               validationMetrics: MetricsFactory? = nil,
                               onEvent: (SessionEvent) -> Void = { _ in }) throws -> TrainingSession {
+        let began = Date()
         if let p = run.problem { throw RunError.invalidOption(p) }
         for f in run.data.inputs { try TextFile.checkReadable(f) }
         if case .file(let f) = source { try TextFile.checkReadable(f) }
@@ -63,6 +64,7 @@ public final class TrainingSession {
         let s = try TrainingSession(run: run, directory: directory, tokenizer: tok, resume: false, pairs: pairs,
                                     validationMetrics: validationMetrics, onEvent: onEvent)
         try run.save(directory: directory)
+        s.trainer.setupSeconds = Date().timeIntervalSince(began)
         return s
     }
 
@@ -71,14 +73,17 @@ public final class TrainingSession {
     public static func resume(directory: String, threads: Int, matmulPrecision: MatmulPrecision? = nil,
                               validationMetrics: MetricsFactory? = nil,
                               onEvent: (SessionEvent) -> Void = { _ in }) throws -> TrainingSession {
+        let began = Date()
         var run = try Run.load(directory: directory)
         run.train.threads = threads
         if let matmulPrecision { run.train.matmulPrecision = matmulPrecision }
         if let p = run.train.precision.unavailableReason { throw RunError.invalidOption(p) }
         let tok = try run.loadTokenizer(directory: directory)
         onEvent(.note("resuming \(directory)"))
-        return try TrainingSession(run: run, directory: directory, tokenizer: tok, resume: true, pairs: nil,
-                                   validationMetrics: validationMetrics, onEvent: onEvent)
+        let s = try TrainingSession(run: run, directory: directory, tokenizer: tok, resume: true, pairs: nil,
+                                    validationMetrics: validationMetrics, onEvent: onEvent)
+        s.trainer.setupSeconds = Date().timeIntervalSince(began)
+        return s
     }
 
     init(run: Run, directory: String, tokenizer tok: BPETokenizer, resume: Bool, pairs: (train: ParallelText, valid: ParallelText)?,

@@ -44,7 +44,9 @@ struct FitCommand: ParsableCommand {
     @Option(help: "Context length (tokens per window).") var context: Int?
     @Option var dropout: Float?
     @Option(help: "Optimizer steps (default 2000 without --time).") var steps: Int?
-    @Option(help: "Wall-clock budget instead of steps, e.g. 10m, 1h30m, 90s.", transform: Duration.parse) var time: Duration?
+    @Option(help: ArgumentHelp("Wall-clock budget instead of steps, e.g. 10m, 1h30m, 90s.",
+                               discussion: "It covers the whole run (tokenizer, data, validations, checkpoints); the learning rate decays over the time, not over steps, so the run ends at its budget however the machine's speed changes."),
+            transform: Duration.parse) var time: Duration?
     @Option var batchSize: Int = 16
     @Option(help: "Micro-batches per optimizer step.") var gradAccum: Int = 1
     @Option(help: "Peak learning rate.") var lr: Float = 1e-3
@@ -175,11 +177,8 @@ struct FitCommand: ParsableCommand {
         let outcome = try trainer.run(shouldStop: { stopRequested != 0 }) { event in
             switch event {
             case .step(let r):
-                // With only a time budget the length is unknown for the first 10 steps: say so, no bar yet.
-                if r.totalSteps == nil {
-                    printErr(String(format: "train: step %d, loss %.3f nll %.3f (measuring speed to fix the schedule)", r.step, r.loss, r.nll))
-                    return
-                }
+                // With only a time budget the total is what the remaining time is expected to hold.
+                bar.total = r.totalSteps
                 let tps = r.tokensPerSecond >= 1000 ? String(format: "%.1fk", r.tokensPerSecond / 1000) : String(format: "%.0f", r.tokensPerSecond)
                 bar.update(r.step, status: String(format: "loss %.3f nll %.3f lr %.2e %@ tok/s%@", r.loss, r.nll, r.lr, tps, lastValid),
                            force: r.step == r.totalSteps)
@@ -188,8 +187,6 @@ struct FitCommand: ParsableCommand {
                 lastValid = String(format: " | valid ppl %.2f acc %.1f%%", v.perplexity, v.accuracy * 100) + (v.extra["bleu"].map { String(format: " BLEU %.1f", $0) } ?? "")
             case .checkpoint:
                 break
-            case .scheduleFixed(let total):
-                bar = ProgressBar("train", total: total, unit: "steps", done: trainer.state.step)
             }
         }
         let final = finalReport ?? trainer.validate()

@@ -4,7 +4,8 @@ import Foundation
 /// lines when stderr is not a terminal, so logs stay readable.
 final class ProgressBar {
     private let label: String
-    private let total: Int
+    /// Settable: a time-budgeted run's step count is an estimate that moves with the speed.
+    var total: Int { didSet { total = max(total, 1) } }
     private let unit: String
     private let start = Date()
     private var lastDraw = Date.distantPast
