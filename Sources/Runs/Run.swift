@@ -95,9 +95,10 @@ public struct TrainOptions: Codable, Sendable, Equatable {
 
     public init() {}
 
-    /// The defaults of a task: translation uses Vaswani et al.'s β2 = 0.98 and batches by tokens.
+    /// The defaults of a task. Translation: Vaswani et al.'s β2 = 0.98, batches by tokens, and the recipe chosen
+    /// on the validation books for a time budget (BENCHMARKS.md, "Translation quality per CPU-hour").
     public init(task: RunTask) {
-        if task == .translate { beta2 = 0.98; batchSize = 0 }
+        if task == .translate { beta2 = 0.98; batchSize = 0; warmup = 300; evalEvery = 500 }
     }
 
     public var precision: MatmulPrecision { matmulPrecision ?? .fp32 }

@@ -28,7 +28,7 @@ struct FitCommand: ParsableCommand {
     @Option(help: "Translation: target side of two line-aligned files.") var target: String?
     @Option(help: "Translation: validation source file (with --valid-target).") var validSource: String?
     @Option(help: "Translation: validation target file.") var validTarget: String?
-    @Option(help: "Translation: padded tokens per batch (sentences × the longer padded side).") var batchTokens: Int = 4096
+    @Option(help: "Translation: padded tokens per batch (sentences × the longer padded side).") var batchTokens: Int = 3072
     @Option(help: "Translation: longest source or target kept, in tokens (longer pairs are skipped and counted).") var maxLength: Int?
     @Option(help: "Translation: validation sentences translated (greedy) for BLEU at each validation.") var bleuSentences: Int = 200
     @Option(help: "Run directory.") var output: String = "runs/lm"
@@ -39,7 +39,9 @@ struct FitCommand: ParsableCommand {
     @Option(help: "Model preset: tiny, small or base.") var preset: GPTConfig.Preset = .small
     @Option(help: "Vocabulary size of the tokenizer trained when none is given.") var vocabSize: Int = 8000
     @Option var dModel: Int?
-    @Option var layers: Int?
+    @Option(help: "Layers (translation: of both stacks, unless --encoder-layers/--decoder-layers say otherwise).") var layers: Int?
+    @Option(help: "Translation: encoder layers.") var encoderLayers: Int?
+    @Option(help: "Translation: decoder layers.") var decoderLayers: Int?
     @Option var heads: Int?
     @Option(help: "Context length (tokens per window).") var context: Int?
     @Option var dropout: Float?
@@ -49,13 +51,13 @@ struct FitCommand: ParsableCommand {
             transform: Duration.parse) var time: Duration?
     @Option var batchSize: Int = 16
     @Option(help: "Micro-batches per optimizer step.") var gradAccum: Int = 1
-    @Option(help: "Peak learning rate.") var lr: Float = 1e-3
-    @Option(help: "Warm-up steps.") var warmup: Int = 100
+    @Option(help: "Peak learning rate (default 1e-3).") var lr: Float?
+    @Option(help: "Warm-up steps (default: lm 100, translate 300; at most a tenth of the budget).") var warmup: Int?
     @Option var weightDecay: Float = 0.1
     @Option(help: "Clip the global gradient norm to this (0: off).") var clip: Float = 1.0
     @Option(help: "Label smoothing ε.") var smoothing: Float = 0.1
     @Option(help: "uniform (PyTorch), fairseq, or unigram (ε spread by token frequency).") var smoothingStyle: LabelSmoothingStyle = .uniform
-    @Option var evalEvery: Int = 200
+    @Option(help: "Validate every N steps (default: lm 200, translate 500).") var evalEvery: Int?
     @Option var checkpointEvery: Int = 500
     @Option(help: "Also keep the weights of the last N checkpoints in RUN/checkpoints (for `lmtrain average`).") var keepCheckpoints: Int = 0
     @Option var logEvery: Int = 10
@@ -72,6 +74,9 @@ struct FitCommand: ParsableCommand {
         if source != nil && corpus != nil { throw ValidationError("give either a TSV corpus or --source/--target, not both") }
         if let maxLength, maxLength < 2 { throw ValidationError("--max-length must be at least 2") }
         if vocabSize < 300 { throw ValidationError("--vocab-size must be at least 300") }
+        if (encoderLayers != nil || decoderLayers != nil), (try? inferredTask()) == .lm {
+            throw ValidationError("--encoder-layers and --decoder-layers are for translation; a language model takes --layers")
+        }
         if let p = matmulPrecision?.unavailableReason { throw ValidationError(p) }
         if resume == nil, let p = newRun(vocabSize: vocabSize, task: try inferredTask()).problem {
             throw ValidationError(p)
@@ -129,9 +134,12 @@ struct FitCommand: ParsableCommand {
         opts.steps = steps ?? (time == nil ? 2000 : nil)
         opts.timeBudget = time?.seconds
         if task == .lm { opts.batchSize = batchSize }
-        opts.gradAccum = gradAccum; opts.lr = lr; opts.warmup = warmup
+        opts.gradAccum = gradAccum
+        if let lr { opts.lr = lr }
+        if let warmup { opts.warmup = warmup }
+        if let evalEvery { opts.evalEvery = evalEvery }
         opts.weightDecay = weightDecay; opts.clip = clip; opts.smoothing = smoothing; opts.smoothingStyle = smoothingStyle
-        opts.seed = seed; opts.logEvery = logEvery; opts.evalEvery = evalEvery; opts.checkpointEvery = checkpointEvery
+        opts.seed = seed; opts.logEvery = logEvery; opts.checkpointEvery = checkpointEvery
         opts.keepCheckpoints = keepCheckpoints == 0 ? nil : keepCheckpoints   // a negative count is refused by `problem`
         opts.threads = threading.threads
         opts.matmulPrecision = matmulPrecision
@@ -159,6 +167,8 @@ struct FitCommand: ParsableCommand {
             var m = Seq2SeqConfig.preset(preset, vocabSize: vocabSize)
             if let dModel { m.dModel = dModel }
             if let layers { m.encoderLayers = layers; m.decoderLayers = layers }
+            if let encoderLayers { m.encoderLayers = encoderLayers }
+            if let decoderLayers { m.decoderLayers = decoderLayers }
             if let heads { m.heads = heads }
             if let dropout { m.dropout = dropout }
             if let maxLength { m.maxLength = maxLength }

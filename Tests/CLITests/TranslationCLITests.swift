@@ -103,6 +103,14 @@ import TestSupport
         let fitMT = try lmtrainRun(["fit", corpus, "--output", mt, "--preset", "tiny", "--steps", "2", "--vocab-size", "400",
                                     "--bleu-sentences", "0", "--batch-tokens", "256"])
         #expect(fitMT.status == 0, "\(fitMT.stderr)")
+        // Each task gets its own defaults: the translation recipe's warm-up, validation interval and β2.
+        func trainOptions(_ run: String) throws -> [String: Any] {
+            let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/config.json"))) as! [String: Any]
+            return config["train"] as! [String: Any]
+        }
+        let lmTrain = try trainOptions(lm), mtTrain = try trainOptions(mt)
+        #expect(lmTrain["warmup"] as? Int == 100 && lmTrain["evalEvery"] as? Int == 200 && lmTrain["beta2"] as? Double == 0.95, "\(lmTrain)")
+        #expect(mtTrain["warmup"] as? Int == 300 && mtTrain["evalEvery"] as? Int == 500 && mtTrain["beta2"] as? Double == 0.98, "\(mtTrain)")
         let r6 = try lmtrainRun(["generate", mt, "--prompt", "x"])
         #expect(isCleanFailure(r6) && r6.stderr.contains("is a translation model"), "\(r6.stderr)")
         // Non-UTF-8 input to translate names the line.
