@@ -3,7 +3,7 @@ default recipe) for each budget B, translates the test books with beam 4 (batch 
 sacreBLEU, and rewrites the budget-curve section of BENCHMARKS.md and docs/budget-curve.svg.
 Resumable: a budget whose results are in RUN/budget.json is skipped, an interrupted run is resumed (its clock
 keeps the time already spent). Run it on an otherwise idle machine: a --time budget buys what the machine gives.
-Usage: scripts/bench budget [--budgets 10m,20m,40m,60m] [--prefix runs/budget] [--no-write]."""
+Usage: scripts/bench budget [--budgets 10m,20m,40m,60m] [--prefix runs/budget] [--no-write] [--report-only]."""
 import argparse
 import json
 import os
@@ -79,7 +79,7 @@ def one_budget(budget, run):
     translate(run, vsrc, os.path.join(run, "valid.beam4.es"))
     translate(run, src, os.path.join(run, "test.beam4.es"))
     r = {"budget": budget, "minutes": minutes(budget), "fit_wall_s": None if resumed else round(wall, 1),
-         "run_elapsed_s": round(steps[-1]["elapsed_s"], 1), "steps": steps[-1]["step"], "tokens": steps[-1]["tokens"],
+         "run_elapsed_s": round(steps[-1]["elapsed_s"], 1), "steps": valids[-1]["step"], "tokens": steps[-1]["tokens"],
          "valid_nll": round(valids[-1]["nll"], 4), "valid": sacrebleu(os.path.join(run, "valid.beam4.es"), vref),
          "test": sacrebleu(os.path.join(run, "test.beam4.es"), ref), "machine": machine_line(),
          "model": cfg["model"], "train": cfg["train"], "batch_tokens": cfg["data"]["batchTokens"]}
@@ -92,14 +92,16 @@ def one_budget(budget, run):
 
 def figure(results, path):
     """Test and validation BLEU (beam 4) against the budget, as an SVG line chart."""
-    W, H, L, B, T, R = 560, 340, 56, 44, 20, 110
+    W, H, L, B, T, R = 560, 360, 56, 44, 40, 110
     xs = [r["minutes"] for r in results]
     ys = [r["test"]["bleu"] for r in results] + [r["valid"]["bleu"] for r in results]
     xmax, ymax = max(xs) * 1.05, max(30, max(ys) * 1.1)
     px = lambda x: L + (W - L - R) * x / xmax
     py = lambda y: H - B - (H - B - T) * y / ymax
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
-           f'<rect width="{W}" height="{H}" fill="white"/>']
+           f'<rect width="{W}" height="{H}" fill="white"/>',
+           f'<text x="{L}" y="16" font-size="13">bible en→es, lmtrain fit --time with the default recipe</text>',
+           f'<text x="{L}" y="31" font-size="11" fill="#555">{results[-1]["machine"].split(", Linux")[0]}</text>']
     for y in range(0, int(ymax) + 1, 5):
         out.append(f'<line x1="{L}" y1="{py(y):.1f}" x2="{W - R}" y2="{py(y):.1f}" stroke="#e5e5e5"/>')
         out.append(f'<text x="{L - 6}" y="{py(y) + 4:.1f}" text-anchor="end">{y}</text>')
@@ -128,18 +130,28 @@ def main():
     ap.add_argument("--budgets", default="10m,20m,40m,60m")
     ap.add_argument("--prefix", default="runs/budget")
     ap.add_argument("--no-write", action="store_true", help="print the results; leave BENCHMARKS.md alone")
+    ap.add_argument("--report-only", action="store_true", help="rewrite the section from the budgets already done; train nothing")
     a = ap.parse_args()
     os.chdir(ROOT)
-    results = [one_budget(b, f"{a.prefix}-{b}") for b in a.budgets.split(",")]
+    results = []
+    for b in a.budgets.split(","):
+        run = f"{a.prefix}-{b}"
+        if a.report_only and not os.path.exists(os.path.join(run, "budget.json")):
+            continue
+        results.append(one_budget(b, run))
+        if not a.no_write:
+            report(results, a.budgets)   # after each budget, so a long sweep shows what it has so far
     if a.no_write:
         print(json.dumps(results, indent=1))
-        return
-    results.sort(key=lambda r: r["minutes"])
+
+
+def report(results, budgets):
+    results = sorted(results, key=lambda r: r["minutes"])
     figure(results, os.path.join(ROOT, "docs", "budget-curve.svg"))
     r0 = results[-1]
     m, t = r0["model"], r0["train"]
     md = ["## Translation quality per CPU-hour: BLEU against the `--time` budget", "",
-          "```sh", "scripts/bench budget --budgets " + a.budgets + "   # on an idle machine; each budget is:",
+          "```sh", "scripts/bench budget --budgets " + budgets + "   # on an idle machine; each budget is:",
           f"lmtrain fit {TRAIN} --valid {VALID} --time B --output runs/budget-B",
           "lmtrain translate runs/budget-B --beam 4 --batch-size 32 < test.en > test.beam4.es", "```", "",
           f"Machine: {r0['machine']}. The default recipe: encoder–decoder d {m['dModel']}, {m['encoderLayers']}+{m['decoderLayers']}"

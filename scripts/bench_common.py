@@ -15,13 +15,20 @@ def median(xs):
 
 
 def cpu_name():
+    """The model name, with family/model and the SIMD that matters here (a VM may say only "AMD EPYC")."""
+    fields = {}
     try:
         for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+            if ":" in line:
+                k, v = (x.strip() for x in line.split(":", 1))
+                fields.setdefault(k, v)
     except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+        return platform.processor() or "unknown CPU"
+    flags = set(fields.get("flags", "").split())
+    simd = [name for flag, name in (("avx512f", "AVX-512"), ("avx512_bf16", "AVX512-BF16"), ("avx512_vnni", "VNNI"),
+                                    ("amx_bf16", "AMX")) if flag in flags] or (["AVX2"] if "avx2" in flags else [])
+    return (f"{fields.get('model name', 'unknown CPU')} (family {fields.get('cpu family', '?')} model {fields.get('model', '?')};"
+            f" {', '.join(simd) or 'no AVX2'})")
 
 
 def machine_line():
