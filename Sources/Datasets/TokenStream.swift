@@ -46,13 +46,12 @@ public struct TokenStream {
     }
 
     /// Reads a text corpus (UTF-8, one document per line; a .tsv file's text columns joined by a space),
-    /// encodes it, and caches the ids in `cacheDir` keyed by the file's size and date and the tokenizer.
+    /// encodes it, and caches the ids in `cacheDir` keyed by the file's content and the tokenizer.
     public static func load(file: String, tokenizer: BPETokenizer, tokenizerKey: String, threads: Int,
                             cacheDir: String?) throws -> TokenStream {
-        let attrs = try? FileManager.default.attributesOfItem(atPath: file)
-        let size = (attrs?[.size] as? NSNumber)?.intValue ?? -1
-        let date = (attrs?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-        let key = "\(URL(fileURLWithPath: file).lastPathComponent)-\(size)-\(Int(date))-\(tokenizerKey)"
+        try TextFile.checkReadable(file)
+        let content = cacheDir == nil ? 0 : try contentHash(ofFile: file)
+        let key = "\(URL(fileURLWithPath: file).lastPathComponent)-\(String(content, radix: 16))-\(tokenizerKey)"
         let cachePath = cacheDir.map { $0 + "/" + sanitize(key) + ".ids" }
         if let cachePath, let cached = readCache(cachePath) { return cached }
         let lines = try Documents.lines(of: file)

@@ -64,8 +64,12 @@ public enum Checkpoint {
         try WeightsFile.load(path: RunPaths(run).weights, into: model)
     }
 
-    /// Loads the optimizer and training state, checking it belongs with the weights of step `weightsStep`.
-    public static func loadOptimizer(run: String, into opt: AdamW, count: Int, weightsStep: Int) throws -> TrainState {
+    /// The training state of RUN's checkpoint (step, time spent, data position), without loading the model.
+    public static func loadState(run: String) throws -> TrainState {
+        try openOptimizer(run: run).state
+    }
+
+    static func openOptimizer(run: String) throws -> (file: SafeTensors, state: TrainState, adamStep: Int) {
         let path = RunPaths(run).optimizer
         let f: SafeTensors
         do { f = try SafeTensors(path: path) } catch { throw RunError.badCheckpoint("\(error)") }
@@ -73,6 +77,13 @@ public enum Checkpoint {
               let adamStep = Int(f.metadata["adam_step"] ?? "") else {
             throw RunError.badCheckpoint("\(path) has no training state")
         }
+        return (f, state, adamStep)
+    }
+
+    /// Loads the optimizer and training state, checking it belongs with the weights of step `weightsStep`.
+    public static func loadOptimizer(run: String, into opt: AdamW, count: Int, weightsStep: Int) throws -> TrainState {
+        let path = RunPaths(run).optimizer
+        let (f, state, adamStep) = try openOptimizer(run: run)
         guard state.step == weightsStep else {
             throw RunError.badCheckpoint("\(path) is from step \(state.step) but the weights are from step \(weightsStep)")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Runs
 
 /// Learning rate of a run with only a wall-clock budget: linear warm-up over `warmup` steps (cut short once a
 /// tenth of the budget has passed, as a step budget caps it at a tenth of its steps), then cosine decay to
@@ -14,6 +15,11 @@ public struct TimeBudgetSchedule: Sendable, Equatable {
 
     public init(peak: Float, warmup: Int, budget: Double, minRatio: Float = 0.1) {
         self.peak = peak; self.warmup = warmup; self.budget = budget; self.minRatio = minRatio
+    }
+
+    /// The schedule of a run's options (which must hold a time budget).
+    public init(_ o: TrainOptions) {
+        self.init(peak: o.lr, warmup: o.warmup, budget: o.timeBudget!)
     }
 
     /// Share of the warm-up done before step `s` (0-based) at `elapsed` seconds: steps or time, whichever is further.

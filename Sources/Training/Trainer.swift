@@ -15,6 +15,8 @@ public struct StepReport: Sendable {
     public let step: Int, totalSteps: Int
     public let loss: Double, nll: Double, lr: Float, gradNorm: Float
     public let tokensPerSecond: Double, tokens: Int, elapsed: Double
+    /// Seconds left of a time budget (nil for a step budget).
+    public var remaining: Double? = nil
 }
 
 public struct ValidationReport: Sendable {
@@ -76,26 +78,33 @@ public final class Trainer {
             state = TrainState(batcherState: task.initialCursor(seed: options.seed))
             try metrics.truncate(afterStep: 0)
         }
-        // The step budget is the run's options' (a time-budgeted checkpoint of an older lmtrain holds a step
-        // count estimated from its first steps; the clock schedule replaces it).
+        // The step budget is the run's options'. A time-budgeted checkpoint of an older lmtrain holds instead a
+        // step count estimated from its first steps: the clock schedule replaces it, with the end of that run's
+        // warm-up placed in time as its steps were (so its rate does not jump back to the peak).
+        if resume, options.steps == nil, state.warmupEnded == nil, let old = state.totalSteps, state.step > 0 {
+            let warm = min(options.warmup, max(1, old / 10))
+            if state.step >= warm { state.warmupEnded = state.elapsed * Double(warm) / Double(state.step) }
+        }
         state.totalSteps = options.steps
-    }
-
-    var stepSchedule: CosineSchedule? {
-        options.steps.map { CosineSchedule(peak: options.lr, warmup: min(options.warmup, max(1, $0 / 10)), total: $0) }
-    }
-
-    var timeSchedule: TimeBudgetSchedule? {
-        options.timeBudget.map { TimeBudgetSchedule(peak: options.lr, warmup: options.warmup, budget: $0) }
     }
 
     /// The rate of the next step, starting `elapsed` seconds into the run: on the step schedule when there is
     /// a step budget (a time budget then only stops early), else on the clock.
     func learningRate(elapsed: Double) -> Float {
-        if let s = stepSchedule { return s.lr(state.step) }
-        let s = timeSchedule!
-        if state.warmupEnded == nil && s.warmupFraction(step: state.step, elapsed: elapsed) >= 1 { state.warmupEnded = elapsed }
-        return s.lr(step: state.step, elapsed: elapsed, warmupEnded: state.warmupEnded)
+        if options.steps == nil, state.warmupEnded == nil,
+           TimeBudgetSchedule(options).warmupFraction(step: state.step, elapsed: elapsed) >= 1 { state.warmupEnded = elapsed }
+        return Self.learningRate(options, step: state.step, elapsed: elapsed, warmupEnded: state.warmupEnded)
+    }
+
+    /// The rate the schedule of `options` gives step `step` at `elapsed` seconds (warm-up ended at `warmupEnded`,
+    /// or now if it is over but not yet recorded): what a resumed run with a changed budget reports.
+    public static func learningRate(_ options: TrainOptions, step: Int, elapsed: Double, warmupEnded: Double?) -> Float {
+        if let total = options.steps {
+            return CosineSchedule(peak: options.lr, warmup: min(options.warmup, max(1, total / 10)), total: total).lr(step)
+        }
+        let s = TimeBudgetSchedule(options)
+        let ended = warmupEnded ?? (s.warmupFraction(step: step, elapsed: elapsed) >= 1 ? elapsed : nil)
+        return s.lr(step: step, elapsed: elapsed, warmupEnded: ended)
     }
 
     var lossOptions: LossOptions { LossOptions(smoothing: options.smoothing, style: options.smoothingStyle.kernelStyle, prior: prior) }
@@ -118,14 +127,20 @@ public final class Trainer {
         var expectedSteps: Int {
             if let total = state.totalSteps { return total }
             let left = options.timeBudget! - state.elapsed - validationSeconds - checkpointSeconds
-            return state.step + (stepSeconds > 0 ? max(0, Int((left / stepSeconds).rounded())) : 1)
+            // A step's share of the periodic validations and checkpoints counts too.
+            let perStep = stepSeconds + validationSeconds / Double(options.evalEvery) + checkpointSeconds / Double(options.checkpointEvery)
+            return state.step + (perStep > 0 ? max(0, Int((left / perStep).rounded())) : 1)
+        }
+        /// Whether a time budget leaves no room for another step before the final validation and checkpoint.
+        func budgetSpent() -> Bool {
+            guard let budget = options.timeBudget else { return false }
+            return state.elapsed + validationSeconds + checkpointSeconds + stepSeconds / 2 >= budget
         }
         while true {
             if let total = state.totalSteps, state.step >= total { break }
             let stepStart = clock()
             state.elapsed = stepStart - started
-            if let budget = options.timeBudget,
-               state.elapsed + validationSeconds + checkpointSeconds + stepSeconds / 2 >= budget { break }
+            if budgetSpent() { break }
             if shouldStop() { outcome = .interrupted; break }
             let step = state.step
             let lr = learningRate(elapsed: state.elapsed)
@@ -162,10 +177,13 @@ public final class Trainer {
             let took = now - stepStart
             stepSeconds = stepSeconds == 0 ? took : 0.9 * stepSeconds + 0.1 * took
             windowTokens += stepTokens
-            if state.step % options.logEvery == 0 || state.step == 1 || state.step == state.totalSteps {
+            // The last step is always logged (for a time budget: the one after which the budget is spent).
+            let last = state.step == state.totalSteps || budgetSpent()
+            if state.step % options.logEvery == 0 || state.step == 1 || last {
                 let rate = Double(windowTokens) / max(1e-9, now - windowStart)
-                let r = StepReport(step: state.step, totalSteps: expectedSteps, loss: meanLoss, nll: meanNLL, lr: lr,
+                var r = StepReport(step: state.step, totalSteps: last ? state.step : expectedSteps, loss: meanLoss, nll: meanNLL, lr: lr,
                                    gradNorm: norm, tokensPerSecond: rate, tokens: state.tokens, elapsed: state.elapsed)
+                r.remaining = options.timeBudget.map { max(0, $0 - state.elapsed) }
                 metrics.write(["step": state.step, "loss": meanLoss, "nll": meanNLL, "lr": Double(lr),
                                "tokens_per_s": rate, "grad_norm": Double(norm), "tokens": state.tokens, "elapsed_s": state.elapsed])
                 onEvent(.step(r))

@@ -68,9 +68,18 @@ public final class TrainingSession {
         return s
     }
 
+    /// A new budget for a resumed run: a step count, a wall-clock budget (seconds, counting the time already
+    /// spent), or both, replacing the run's own.
+    public struct Budget: Sendable, Equatable {
+        public var steps: Int?, time: Double?
+        public init(steps: Int?, time: Double?) { self.steps = steps; self.time = time }
+    }
+
     /// Continues the run in `directory` from its last checkpoint, with its saved options except the thread
-    /// count and, when given, the matrix-product precision.
-    public static func resume(directory: String, threads: Int, matmulPrecision: MatmulPrecision? = nil,
+    /// count and, when given, the matrix-product precision and the budget. A new budget must lie beyond what
+    /// the run has done; the schedule is then the one the new budget would have had from the start (so the
+    /// rate at the current step moves, and a note says from what to what), and RUN/config.json records it.
+    public static func resume(directory: String, threads: Int, matmulPrecision: MatmulPrecision? = nil, budget: Budget? = nil,
                               validationMetrics: MetricsFactory? = nil,
                               onEvent: (SessionEvent) -> Void = { _ in }) throws -> TrainingSession {
         let began = Date()
@@ -78,12 +87,40 @@ public final class TrainingSession {
         run.train.threads = threads
         if let matmulPrecision { run.train.matmulPrecision = matmulPrecision }
         if let p = run.train.precision.unavailableReason { throw RunError.invalidOption(p) }
+        var budgetNote: String? = nil
+        if let budget, budget.steps != nil || budget.time != nil {
+            let state = try Checkpoint.loadState(run: directory)
+            let before = run.train
+            run.train.steps = budget.steps
+            run.train.timeBudget = budget.time
+            if let p = run.train.problem(task: run.task) { throw RunError.invalidOption(p) }
+            if let steps = budget.steps, steps <= state.step {
+                throw RunError.invalidOption("the run is at step \(state.step) already: give --steps more than \(state.step)")
+            }
+            if let time = budget.time, time <= state.elapsed {
+                throw RunError.invalidOption("the run has spent \(describe(seconds: state.elapsed)) already: give a --time longer than that (it counts the time spent)")
+            }
+            let old = Trainer.learningRate(before, step: state.step, elapsed: state.elapsed, warmupEnded: state.warmupEnded)
+            let new = Trainer.learningRate(run.train, step: state.step, elapsed: state.elapsed, warmupEnded: state.warmupEnded)
+            budgetNote = "budget changed from \(describe(before)) to \(describe(run.train)) at step \(state.step): the schedule is the new budget's, so the learning rate goes from \(String(format: "%.2e", old)) to \(String(format: "%.2e", new))"
+        }
         let tok = try run.loadTokenizer(directory: directory)
         onEvent(.note("resuming \(directory)"))
+        if let budgetNote { onEvent(.note(budgetNote)) }
         let s = try TrainingSession(run: run, directory: directory, tokenizer: tok, resume: true, pairs: nil,
                                     validationMetrics: validationMetrics, onEvent: onEvent)
+        if budgetNote != nil { try run.save(directory: directory) }
         s.trainer.setupSeconds = Date().timeIntervalSince(began)
         return s
+    }
+
+    static func describe(_ o: TrainOptions) -> String {
+        [o.steps.map { "\($0) steps" }, o.timeBudget.map { describe(seconds: $0) }].compactMap { $0 }.joined(separator: " and ")
+    }
+
+    static func describe(seconds s: Double) -> String {
+        let t = Int(s.rounded())
+        return t >= 3600 ? "\(t / 3600)h\(String(format: "%02d", (t % 3600) / 60))m" : t >= 60 ? "\(t / 60)m\(String(format: "%02d", t % 60))s" : String(format: "%.1fs", s)
     }
 
     init(run: Run, directory: String, tokenizer tok: BPETokenizer, resume: Bool, pairs: (train: ParallelText, valid: ParallelText)?,
@@ -188,9 +225,7 @@ func prepareDirectory(_ dir: String) throws {
     try? FileManager.default.removeItem(atPath: probe)
 }
 
-/// A stable key of a tokenizer file's content (FNV-1a), for the token-id cache.
+/// A stable key of a tokenizer file's content, for the token-id cache.
 func contentKey(_ path: String) -> String {
-    var h: UInt64 = 0xcbf2_9ce4_8422_2325
-    for b in FileManager.default.contents(atPath: path) ?? Data() { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-    return String(h, radix: 16)
+    String((try? contentHash(ofFile: path)) ?? 0, radix: 16)
 }

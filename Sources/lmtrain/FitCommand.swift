@@ -33,7 +33,7 @@ struct FitCommand: ParsableCommand {
     @Option(help: "Translation: validation sentences translated (greedy) for BLEU at each validation.") var bleuSentences: Int = 200
     @Option(help: "Run directory.") var output: String = "runs/lm"
     @Option(help: ArgumentHelp("Continue the run in this directory from its last checkpoint.",
-                               discussion: "The run's saved options are used (other training options are ignored, except --threads); a --time budget counts the time already spent."))
+                               discussion: "The run keeps the options it began with; only --steps and --time (a new budget, which counts the time already spent), --threads and --matmul-precision may be given with it."))
     var resume: String?
     @Option(help: "Tokenizer file to use; without it one is trained on the corpus.") var tokenizer: String?
     @Option(help: "Model preset: tiny, small or base.") var preset: GPTConfig.Preset = .small
@@ -67,8 +67,20 @@ struct FitCommand: ParsableCommand {
     var matmulPrecision: MatmulPrecision?
     @Option var seed: UInt64 = 1337
 
+    /// What `--resume` may be given with: a new budget, and how to run (not what to train).
+    static let resumeOptions: Set<String> = ["--resume", "--steps", "--time", "--threads", "--matmul-precision"]
+
     func validate() throws {
         if resume == nil && corpus == nil && source == nil { throw ValidationError("give a corpus to train on, or --resume RUN") }
+        if resume != nil {
+            // Option values carry no "was given" flag, so read the command line: a changed model, data or
+            // recipe on resume used to be ignored without a word.
+            if corpus != nil { throw ValidationError("--resume continues a run on its own data: give no corpus with it") }
+            let given = CommandLine.arguments.dropFirst().filter { $0.hasPrefix("--") }.map { String($0.split(separator: "=")[0]) }
+            if let fixed = given.first(where: { !Self.resumeOptions.contains($0) }) {
+                throw ValidationError("\(fixed) cannot change when resuming: the run keeps the options it began with (with --resume give only --steps, --time, --threads or --matmul-precision); to train with other options, start a new run")
+            }
+        }
         if (source == nil) != (target == nil) { throw ValidationError("--source and --target go together (two line-aligned files)") }
         if (validSource == nil) != (validTarget == nil) { throw ValidationError("--valid-source and --valid-target go together") }
         if source != nil && corpus != nil { throw ValidationError("give either a TSV corpus or --source/--target, not both") }
@@ -102,6 +114,7 @@ struct FitCommand: ParsableCommand {
         let session: TrainingSession
         if let resume {
             session = try TrainingSession.resume(directory: resume, threads: threading.threads, matmulPrecision: matmulPrecision,
+                                                 budget: .init(steps: steps, time: time?.seconds),
                                                  validationMetrics: metrics, onEvent: onEvent)
         } else {
             let run = newRun(vocabSize: vocabSize, task: try inferredTask())
@@ -191,7 +204,7 @@ struct FitCommand: ParsableCommand {
                 bar.total = r.totalSteps
                 let tps = r.tokensPerSecond >= 1000 ? String(format: "%.1fk", r.tokensPerSecond / 1000) : String(format: "%.0f", r.tokensPerSecond)
                 bar.update(r.step, status: String(format: "loss %.3f nll %.3f lr %.2e %@ tok/s%@", r.loss, r.nll, r.lr, tps, lastValid),
-                           force: r.step == r.totalSteps)
+                           force: r.step == r.totalSteps, eta: r.remaining)
             case .validation(let v):
                 finalReport = v
                 lastValid = String(format: " | valid ppl %.2f acc %.1f%%", v.perplexity, v.accuracy * 100) + (v.extra["bleu"].map { String(format: " BLEU %.1f", $0) } ?? "")

@@ -24,13 +24,14 @@ final class ProgressBar {
         interval = isTTY ? 0.1 : 10
     }
 
-    func update(_ done: Int, status: String = "", force: Bool = false) {
+    /// `eta`: the time left when the caller knows it better than the rate does (a time budget).
+    func update(_ done: Int, status: String = "", force: Bool = false, eta knownETA: Double? = nil) {
         let now = Date()
         guard force || now.timeIntervalSince(lastDraw) >= interval else { return }
         lastDraw = now
         let elapsed = now.timeIntervalSince(start)
         let rate = elapsed > 0 ? Double(done - startDone) / elapsed : 0
-        let eta = rate > 0 ? Double(total - done) / rate : .infinity   // "?" until there is a rate
+        let eta = knownETA ?? (rate > 0 ? Double(total - done) / rate : .infinity)   // "?" until there is a rate
         let frac = min(1, Double(done) / Double(total))
         let rateText = "\(formatCount(rate)) \(unit)/s"
         let tail = "\(done)/\(total) \(rateText) ETA \(formatDuration(eta))" + (status.isEmpty ? "" : " " + status)

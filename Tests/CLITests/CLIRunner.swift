@@ -56,10 +56,10 @@ func biblePairs(_ dir: URL, lines: Int = 300) throws -> String {
     return path
 }
 
-/// A user-facing failure: non-zero exit (not a signal), exactly one "Error: …" line (progress lines and
-/// ArgumentParser's usage hint may surround it), no crash or stack trace.
+/// A user-facing failure: non-zero exit (not a signal), exactly one "Error: …" line (progress lines may come
+/// before it; no usage text after it), no crash or stack trace.
 func isCleanFailure(_ r: CLIResult) -> Bool {
     let errors = r.stderr.split(separator: "\n").filter { $0.hasPrefix("Error: ") }
-    return r.status != 0 && r.status < 128 && errors.count == 1
+    return r.status != 0 && r.status < 128 && errors.count == 1 && !r.stderr.contains("Usage:")
         && !r.stderr.contains("Fatal error") && !r.stderr.contains("Stack dump") && !r.stderr.contains("Backtrac")
 }

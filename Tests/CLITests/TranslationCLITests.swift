@@ -64,8 +64,19 @@ import TestSupport
         let plot = try lmtrainRun(["plot", run])
         #expect(plot.status == 0 && FileManager.default.fileExists(atPath: run + "/reliability.svg"), "\(plot.stderr)")
 
-        let resumed = try lmtrainRun(["fit", "--resume", run, "--steps", "8"])
-        #expect(resumed.status == 0, "\(resumed.stderr)")
+        // Resume with a new budget: one beyond the run's step is honoured (and recorded), others are refused,
+        // and so is anything that would change what is trained.
+        let same = try lmtrainRun(["fit", "--resume", run, "--steps", "8"])
+        #expect(isCleanFailure(same) && same.stderr.contains("at step 8 already"), "\(same.stderr)")
+        let fixed = try lmtrainRun(["fit", "--resume", run, "--dropout", "0.3"])
+        #expect(isCleanFailure(fixed) && fixed.stderr.contains("--dropout cannot change when resuming"), "\(fixed.stderr)")
+        let spent = try lmtrainRun(["fit", "--resume", run, "--time", "0.001s"])
+        #expect(isCleanFailure(spent) && spent.stderr.contains("give a --time longer than that"), "\(spent.stderr)")
+        let longer = try lmtrainRun(["fit", "--resume", run, "--steps", "12"])
+        #expect(longer.status == 0 && longer.stderr.contains("budget changed from 8 steps to 12 steps at step 8")
+                && longer.stderr.contains("done at step 12"), "\(longer.stderr)")
+        let config = try String(contentsOfFile: run + "/config.json", encoding: .utf8)
+        #expect(config.contains("\"steps\" : 12"), "\(config)")
     }
 
     @Test func badTranslationInputFailsCleanly() throws {

@@ -6,8 +6,9 @@ import Runs
 import Training
 
 /// `--time` runs on the clock: the learning rate decays over seconds, and the run stops at its budget even when
-/// the machine's speed changes mid-run. A fake clock makes this exact: it advances by half the current step time
-/// on each of the loop's two readings per step (validations and checkpoints are pushed past the run).
+/// the machine's speed changes mid-run. A fake clock makes this exact. With validations and checkpoints pushed
+/// past the run, the loop reads the clock twice before its first step and twice per step (at its start and its
+/// end), so even reads are step starts: the clock advances by the current step time after each of them.
 @Suite struct TimeBudgetTests {
     let config = GPTConfig(vocabSize: 50, context: 16, dModel: 32, layers: 2, heads: 4, dropout: 0.1)
 
@@ -19,16 +20,23 @@ import Training
     }
 
     final class FakeClock: @unchecked Sendable {
-        var now = 1000.0
+        var now = 1000.0, reads = 0
         var stepTime: (Int) -> Double
         var stepsSeen = 0
         init(stepTime: @escaping (Int) -> Double) { self.stepTime = stepTime }
-        func read() -> Double { let t = now; now += stepTime(stepsSeen) / 2; return t }
+        func read() -> Double {
+            let t = now
+            if reads % 2 == 0 { now += stepTime(stepsSeen) }   // the first read (the run's start) stands for set-up
+            reads += 1
+            return t
+        }
     }
 
-    func trainer(run: String, budget: Double, resume: Bool, clock: FakeClock) throws -> Trainer {
+    func trainer(run: String, budget: Double, resume: Bool, clock: FakeClock, logEvery: Int = 1) throws -> Trainer {
         let train = syntheticStream(vocab: 50, length: 3000, seed: 1), valid = syntheticStream(vocab: 50, length: 300, seed: 2)
-        let t = try Trainer(model: GPT(config: config, pool: ThreadPool(threads: 2)), options: options(budget: budget), run: run,
+        var o = options(budget: budget)
+        o.logEvery = logEvery
+        let t = try Trainer(model: GPT(config: config, pool: ThreadPool(threads: 2)), options: o, run: run,
                             train: train, valid: valid, eos: 3, prior: nil, resume: resume)
         t.clock = clock.read
         return t
@@ -62,6 +70,38 @@ import Training
         #expect(zip(decay, decay.dropFirst()).allSatisfy { $0 >= $1 }, "the rate rises after the warm-up")
     }
 
+    /// The step that spends the budget is logged even off the log interval, so metrics.jsonl ends at the
+    /// run's last step.
+    @Test func theLastStepIsLogged() throws {
+        let run = tempRun()
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let t = try trainer(run: run, budget: 20, resume: false, clock: FakeClock { _ in 1 }, logEvery: 7)
+        var logged: [Int] = []
+        _ = try t.run(shouldStop: { false }) { e in if case .step(let r) = e { logged.append(r.step) } }
+        #expect(t.state.step % 7 != 0 && logged.last == t.state.step, "steps \(t.state.step), logged \(logged)")
+        #expect(logged.dropLast().allSatisfy { $0 == 1 || $0 % 7 == 0 })
+    }
+
+    /// A time-budgeted checkpoint of an older lmtrain (a step count fixed from its early speed, no warm-up time)
+    /// resumes on the clock where its decay was, not back at the peak rate.
+    @Test func anOlderTimeBudgetedCheckpointKeepsItsPlaceInTheDecay() throws {
+        let run = tempRun()
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let clock = FakeClock { _ in 1 }
+        let a = try trainer(run: run, budget: 100, resume: false, clock: clock)
+        var seen = 0
+        _ = try a.run(shouldStop: { seen >= 40 }) { e in if case .step = e { seen += 1 } }
+        var old = a.state
+        old.totalSteps = 100; old.warmupEnded = nil
+        try Checkpoint.save(run: run, model: a.model, optimizer: a.optimizer, state: old)
+        clock.reads = 0
+        let b = try trainer(run: run, budget: 100, resume: true, clock: clock)
+        let ended = try #require(b.state.warmupEnded)
+        #expect(abs(ended - old.elapsed * 5 / 40) < 1e-9, "warm-up of 5 of the 40 steps placed at \(ended) s of \(old.elapsed)")
+        let rate = Trainer.learningRate(b.options, step: 40, elapsed: old.elapsed, warmupEnded: ended)
+        #expect(rate < 0.9 * 3e-3 && rate > 0.5 * 3e-3, "rate \(rate)")
+    }
+
     /// An interrupted time-budgeted run resumes with its clock: the time already spent and the end of the
     /// warm-up come back from the checkpoint, and the two sittings together end at the budget.
     @Test func aResumedRunKeepsItsClock() throws {
@@ -72,8 +112,9 @@ import Training
         var seen = 0
         #expect(try a.run(shouldStop: { seen >= 20 }) { e in if case .step = e { seen += 1 } } == .interrupted)
         let spent = a.state.elapsed, warm = a.state.warmupEnded
-        #expect(warm != nil && spent >= 19 && spent <= 22)
+        #expect(warm != nil && spent >= 19 && spent <= 24, "spent \(spent)")
         clock.now += 5000   // the machine was off for a while: that is not the run's time
+        clock.reads = 0
         let b = try trainer(run: run, budget: 60, resume: true, clock: clock)
         #expect(b.state.elapsed == spent && b.state.warmupEnded == warm)
         _ = try b.run(shouldStop: { false }) { _ in }

@@ -146,3 +146,27 @@ func toyPairs(count: Int, seed: UInt64) -> ParallelText {
         #expect(rep.meanConfidence > rep.accuracy, "the over-sharp logits are over-confident")
     }
 }
+
+@Suite struct TokenCacheTests {
+    /// The id cache follows the corpus's content: a corpus rewritten with the same size and modification time
+    /// (a script regenerating it within a second) is encoded again, not served from the stale cache.
+    @Test func aRewrittenCorpusIsNotServedStaleIds() throws {
+        let dir = tempRun()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tok = try BPETrainer.train(lines: ["the cat sat on the mat", "a dog ran"], options: BPETrainingOptions(vocabularySize: 300))
+        let corpus = dir + "/corpus.txt", cache = dir + "/cache"
+        try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
+        try "the cat sat\n".write(toFile: corpus, atomically: false, encoding: .utf8)
+        let date = try #require(try FileManager.default.attributesOfItem(atPath: corpus)[.modificationDate] as? Date)
+        let first = try TokenStream.load(file: corpus, tokenizer: tok, tokenizerKey: "k", threads: 1, cacheDir: cache)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cache).count == 1)
+        try "a dog ran!\n\n".write(toFile: corpus, atomically: false, encoding: .utf8)   // same byte count
+        try FileManager.default.setAttributes([.modificationDate: date], ofItemAtPath: corpus)
+        let second = try TokenStream.load(file: corpus, tokenizer: tok, tokenizerKey: "k", threads: 1, cacheDir: cache)
+        let fresh = try TokenStream.encode(lines: try Documents.lines(of: corpus), tokenizer: tok, threads: 1)
+        #expect(first.ids != fresh.ids && second.ids == fresh.ids)
+        // Unchanged content is served from the cache (a second entry now, the first still there).
+        #expect(try TokenStream.load(file: corpus, tokenizer: tok, tokenizerKey: "k", threads: 1, cacheDir: cache).ids == fresh.ids)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cache).count == 2)
+    }
+}
