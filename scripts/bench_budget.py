@@ -11,9 +11,8 @@ import subprocess
 import sys
 import time
 
-from bench_common import LMTRAIN, ROOT, machine_line, write_section
+from bench_common import LMTRAIN, ROOT, bible_split, machine_line, write_section
 
-BIBLE = os.path.join(ROOT, "corpora", "bible")
 TRAIN = "corpora/bible/bible.en-es.train.tsv"
 VALID = "corpora/bible/bible.en-es.valid.tsv"
 
@@ -28,17 +27,6 @@ def minutes(budget):
             total += float(number) * {"h": 60, "m": 1, "s": 1 / 60}[ch]
             number = ""
     return total + (float(number) if number else 0)
-
-
-def split(name, out_dir):
-    """Writes OUT/NAME.en and OUT/NAME.es from the bible split NAME (ref, en, es); returns both paths."""
-    with open(os.path.join(BIBLE, f"bible.en-es.{name}.tsv"), encoding="utf-8") as f:
-        rows = [l.rstrip("\n").split("\t") for l in f if l.strip()]
-    paths = os.path.join(out_dir, f"{name}.en"), os.path.join(out_dir, f"{name}.es")
-    for path, column in zip(paths, (1, 2)):
-        with open(path, "w", encoding="utf-8") as f:
-            f.write("".join(r[column] + "\n" for r in rows))
-    return paths
 
 
 def sacrebleu(hyp, ref):
@@ -74,8 +62,8 @@ def one_budget(budget, run):
     steps = [m for m in metrics if "split" not in m]
     valids = [m for m in metrics if m.get("split") == "valid"]
     cfg = json.load(open(os.path.join(run, "config.json"), encoding="utf-8"))
-    src, ref = split("test", run)
-    vsrc, vref = split("valid", run)
+    src, ref, _ = bible_split("test", run)
+    vsrc, vref, _ = bible_split("valid", run)
     translate(run, vsrc, os.path.join(run, "valid.beam4.es"))
     translate(run, src, os.path.join(run, "test.beam4.es"))
     r = {"budget": budget, "minutes": minutes(budget), "fit_wall_s": None if resumed else round(wall, 1),

@@ -53,3 +53,15 @@ def write_section(name, markdown):
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     open(path, "w", encoding="utf-8").write(text)
+
+
+def bible_split(name, out_dir):
+    """Writes OUT_DIR/NAME.en and OUT_DIR/NAME.es from corpora/bible/bible.en-es.NAME.tsv (ref, en, es); returns
+    the two paths and the number of pairs."""
+    with open(os.path.join(ROOT, "corpora", "bible", f"bible.en-es.{name}.tsv"), encoding="utf-8") as f:
+        rows = [l.rstrip("\n").split("\t") for l in f if l.strip()]
+    paths = os.path.join(out_dir, f"{name}.en"), os.path.join(out_dir, f"{name}.es")
+    for path, column in zip(paths, (1, 2)):
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("".join(r[column] + "\n" for r in rows))
+    return paths[0], paths[1], len(rows)

@@ -11,8 +11,8 @@ import subprocess
 import sys
 import threading
 
-from bench_common import LMTRAIN, ROOT, machine_line, write_section
-from bench_budget import TRAIN, VALID, sacrebleu, split, translate
+from bench_common import LMTRAIN, ROOT, bible_split, machine_line, write_section
+from bench_budget import TRAIN, VALID, sacrebleu, translate
 
 # name, what changes against the base, fit options. The base is the default recipe (fit's translation defaults)
 # at 1,000 steps with a warm-up of 150 (a tenth of the budget, as a time budget caps it).
@@ -46,7 +46,7 @@ def one(name, extra, prefix, tokenizer):
     metrics = [json.loads(l) for l in open(os.path.join(run, "metrics.jsonl"), encoding="utf-8") if l.strip()]
     steps = [m for m in metrics if "split" not in m]
     valids = [m for m in metrics if m.get("split") == "valid"]
-    vsrc, vref = split("valid", run)
+    vsrc, vref, _ = bible_split("valid", run)
     translate(run, vsrc, os.path.join(run, "valid.beam4.es"))
     r = {"name": name, "options": extra, "steps": steps[-1]["step"], "tokens": steps[-1]["tokens"],
          "tokens_per_s_1thread": round(sum(m["tokens_per_s"] for m in steps[-10:]) / len(steps[-10:])),

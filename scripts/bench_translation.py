@@ -10,9 +10,8 @@ import subprocess
 import sys
 import time
 
-from bench_common import LMTRAIN, ROOT, machine_line, write_section
+from bench_common import LMTRAIN, ROOT, bible_split, machine_line, write_section
 
-BIBLE = os.path.join(ROOT, "corpora", "bible")
 FIT = ["--valid", "corpora/bible/bible.en-es.valid.tsv", "--task", "translate", "--preset", "small", "--smoothing", "0.1",
        "--batch-tokens", "3072", "--lr", "1e-3", "--warmup", "300", "--eval-every", "500", "--checkpoint-every", "150",
        "--keep-checkpoints", "8", "--log-every", "20"]
@@ -30,19 +29,8 @@ def main():
         print("bench translation: " + " ".join(cmd), file=sys.stderr)
         subprocess.run(cmd, check=True)
 
-    def split(name):
-        """Writes RUN/NAME.en and RUN/NAME.es from corpora/bible/bible.en-es.NAME.tsv (ref, en, es); returns
-        the two paths and the number of pairs."""
-        with open(os.path.join(BIBLE, f"bible.en-es.{name}.tsv"), encoding="utf-8") as f:
-            rows = [l.rstrip("\n").split("\t") for l in f if l.strip()]
-        paths = os.path.join(a.run, f"{name}.en"), os.path.join(a.run, f"{name}.es")
-        for path, column in zip(paths, (1, 2)):
-            with open(path, "w", encoding="utf-8") as f:
-                f.write("".join(r[column] + "\n" for r in rows))
-        return paths[0], paths[1], len(rows)
-
-    src, ref, test_pairs = split("test")
-    vsrc, vref, _ = split("valid")
+    src, ref, test_pairs = bible_split("test", a.run)
+    vsrc, vref, _ = bible_split("valid", a.run)
 
     def decode(source, reference, out, beam, lenpen, weights=None, ngram=0):
         extra = (["--checkpoint", weights] if weights else []) + (["--no-repeat-ngram", str(ngram)] if ngram else [])

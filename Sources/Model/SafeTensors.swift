@@ -141,19 +141,20 @@ public final class SafeTensorsWriter {
     public init() {}
 
     public func add(_ name: String, shape: [Int], _ values: [Float]) {
-        precondition(shape.reduce(1, *) == values.count, "\(name): \(values.count) values for shape \(shape)")
-        let buf = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, values.count))
-        _ = buf.initialize(from: values)
-        buffers.append(UnsafeMutableRawBufferPointer(buf))
-        tensors.append(SafeTensors.Tensor(name, shape: shape, floats: buf.baseAddress!))
+        tensors.append(SafeTensors.Tensor(name, shape: shape, floats: own(name, shape, values)))
     }
 
     public func add(_ name: String, shape: [Int], _ values: [Int32]) {
+        tensors.append(SafeTensors.Tensor(name, shape: shape, int32s: own(name, shape, values)))
+    }
+
+    /// A copy of `values` that lives until this writer does.
+    private func own<T>(_ name: String, _ shape: [Int], _ values: [T]) -> UnsafeMutablePointer<T> {
         precondition(shape.reduce(1, *) == values.count, "\(name): \(values.count) values for shape \(shape)")
-        let buf = UnsafeMutableBufferPointer<Int32>.allocate(capacity: max(1, values.count))
+        let buf = UnsafeMutableBufferPointer<T>.allocate(capacity: max(1, values.count))
         _ = buf.initialize(from: values)
         buffers.append(UnsafeMutableRawBufferPointer(buf))
-        tensors.append(SafeTensors.Tensor(name, shape: shape, int32s: buf.baseAddress!))
+        return buf.baseAddress!
     }
 
     /// The file: every tensor in the order added, and `metadata`.

@@ -15,8 +15,12 @@ public struct CosineSchedule: Codable, Sendable, Equatable {
     public func lr(_ s: Int) -> Float {
         if s < warmup { return peak * Float(s + 1) / Float(warmup) }
         let span = max(1, total - warmup)
-        let progress = min(1, Float(s - warmup) / Float(span))
-        let cosine = 0.5 * (1 + Float(cos(Double.pi * Double(progress))))
+        return Self.decay(peak: peak, minRatio: minRatio, progress: Double(min(1, Float(s - warmup) / Float(span))))
+    }
+
+    /// The cosine from `peak` (progress 0) to `peak·minRatio` (progress 1): shared with the clock schedule.
+    static func decay(peak: Float, minRatio: Float, progress: Double) -> Float {
+        let cosine = 0.5 * (1 + Float(cos(Double.pi * progress)))
         return peak * (minRatio + (1 - minRatio) * cosine)
     }
 }

@@ -30,8 +30,6 @@ public struct TimeBudgetSchedule: Sendable, Equatable {
     /// The rate of step `s` starting at `elapsed` seconds, given when the warm-up ended (nil: not yet).
     public func lr(step s: Int, elapsed: Double, warmupEnded: Double?) -> Float {
         guard let start = warmupEnded else { return peak * Float(min(1, warmupFraction(step: s, elapsed: elapsed))) }
-        let progress = min(1, max(0, (elapsed - start) / max(1e-9, budget - start)))
-        let cosine = 0.5 * (1 + Float(cos(Double.pi * progress)))
-        return peak * (minRatio + (1 - minRatio) * cosine)
+        return CosineSchedule.decay(peak: peak, minRatio: minRatio, progress: min(1, max(0, (elapsed - start) / max(1e-9, budget - start))))
     }
 }

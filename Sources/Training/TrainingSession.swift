@@ -98,7 +98,7 @@ public final class TrainingSession {
                 throw RunError.invalidOption("the run is at step \(state.step) already: give --steps more than \(state.step)")
             }
             if let time = budget.time, time <= state.elapsed {
-                throw RunError.invalidOption("the run has spent \(describe(seconds: state.elapsed)) already: give a --time longer than that (it counts the time spent)")
+                throw RunError.invalidOption("the run has spent \(formatDuration(state.elapsed)) already: give a --time longer than that (it counts the time spent)")
             }
             let old = Trainer.learningRate(before, step: state.step, elapsed: state.elapsed, warmupEnded: state.warmupEnded)
             let new = Trainer.learningRate(run.train, step: state.step, elapsed: state.elapsed, warmupEnded: state.warmupEnded)
@@ -115,13 +115,9 @@ public final class TrainingSession {
     }
 
     static func describe(_ o: TrainOptions) -> String {
-        [o.steps.map { "\($0) steps" }, o.timeBudget.map { describe(seconds: $0) }].compactMap { $0 }.joined(separator: " and ")
+        [o.steps.map { "\($0) steps" }, o.timeBudget.map { formatDuration($0) }].compactMap { $0 }.joined(separator: " and ")
     }
 
-    static func describe(seconds s: Double) -> String {
-        let t = Int(s.rounded())
-        return t >= 3600 ? "\(t / 3600)h\(String(format: "%02d", (t % 3600) / 60))m" : t >= 60 ? "\(t / 60)m\(String(format: "%02d", t % 60))s" : String(format: "%.1fs", s)
-    }
 
     init(run: Run, directory: String, tokenizer tok: BPETokenizer, resume: Bool, pairs: (train: ParallelText, valid: ParallelText)?,
          validationMetrics: MetricsFactory?, onEvent: (SessionEvent) -> Void) throws {

@@ -1,4 +1,5 @@
 import Foundation
+import Runs
 
 /// A progress bar on a terminal (rate, ETA and a caller-given status such as the loss); plain periodic
 /// lines when stderr is not a terminal, so logs stay readable.
@@ -50,14 +51,6 @@ final class ProgressBar {
         if isTTY { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
         FileHandle.standardError.write(Data("\(label): \(message) in \(formatDuration(elapsed))\n".utf8))
     }
-}
-
-func formatDuration(_ s: Double) -> String {
-    if !s.isFinite { return "?" }
-    let t = Int(s.rounded())
-    if t < 60 { return String(format: "%.1fs", s) }
-    if t < 3600 { return "\(t / 60)m\(String(format: "%02d", t % 60))s" }
-    return "\(t / 3600)h\(String(format: "%02d", (t % 3600) / 60))m"
 }
 
 func formatCount(_ x: Double) -> String {
