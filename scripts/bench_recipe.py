@@ -22,10 +22,12 @@ ENTRIES = [
     ("lr2e-3", "peak lr 2e-3", ["--lr", "2e-3"]),
     ("lr7e-4", "peak lr 7e-4", ["--lr", "7e-4"]),
     ("batch2048", "batch 2,048 padded tokens, 1,500 steps (the same tokens)", ["--batch-tokens", "2048", "--steps", "1500", "--warmup", "225"]),
+    ("bf16", "matrix products in bf16 (operands rounded to bfloat16, FP32 sums)", ["--matmul-precision", "bf16"]),
+    ("vocab4k", "joint BPE of 4,000 pieces", ["--vocab-size", "4000"]),
+    ("enc4dec2", "4 encoder + 2 decoder layers", ["--encoder-layers", "4", "--decoder-layers", "2"]),
+    ("dropout0", "no dropout (a run of a few epochs may not need it)", ["--dropout", "0"]),
     ("batch6144", "batch 6,144 padded tokens, 500 steps (the same tokens), lr 1.4e-3", ["--batch-tokens", "6144", "--steps", "500", "--warmup", "75", "--lr", "1.4e-3"]),
     ("dropout0.2", "dropout 0.2", ["--dropout", "0.2"]),
-    ("enc4dec2", "4 encoder + 2 decoder layers", ["--encoder-layers", "4", "--decoder-layers", "2"]),
-    ("vocab4k", "joint BPE of 4,000 pieces", ["--vocab-size", "4000"]),
 ]
 
 

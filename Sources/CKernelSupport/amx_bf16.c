@@ -1,6 +1,7 @@
 #include "ckernel.h"
 
-// BF16 matrix products on AMX (Intel's tile unit, Sapphire Rapids and later), for `MatmulPrecision.bf16`:
+// BF16 matrix products on AMX (Intel's tile unit, Sapphire Rapids and later), for `MatmulPrecision.bf16`,
+// and the bf16 packing that the AVX512-BF16 kernel (avx512_bf16.c) shares:
 // the operands stay FP32 in memory and are rounded to bfloat16 (round to nearest even) while they are packed,
 // and the tiles accumulate the products in FP32, the same contract as PyTorch's bf16 matmul precision on CPU
 // (oneDNN's fpmath mode). Nothing here is compiled for the whole file: each function carries its own target

@@ -28,7 +28,8 @@ public func sgemmNaive(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha
 public enum GemmPacking: Sendable {
     /// A: [kc, MR] floats per sliver; B: [kc, NR] floats.
     case fp32
-    /// A and B rounded to bf16 (nearest even) into AMX tiles, k padded to a multiple of 32 (amx_bf16.c).
+    /// A and B rounded to bf16 (nearest even) into AMX tiles, k padded to a multiple of 32 (amx_bf16.c); the
+    /// AVX512-BF16 kernel reads the same layout.
     case bf16Tiles
 }
 
@@ -37,15 +38,16 @@ public enum GemmPacking: Sendable {
 public enum MatmulPrecision: String, Sendable, CaseIterable, Codable {
     /// FP32 operands, FP32 products and sums.
     case fp32
-    /// Operands rounded to bfloat16 (8 significant bits) as they are packed, products summed in FP32 on
-    /// AMX tiles. Inputs and outputs stay FP32. Needs AMX-BF16 (Intel Sapphire Rapids or later).
+    /// Operands rounded to bfloat16 (8 significant bits) as they are packed, products summed in FP32, on
+    /// AMX tiles (Intel Sapphire Rapids or later) or with AVX512-BF16's VDPBF16PS (AMD Zen 4 or later, Intel
+    /// Cooper Lake). Inputs and outputs stay FP32.
     case bf16
 
     /// Whether this CPU can compute products at this precision.
-    public var isAvailable: Bool { self == .fp32 || GemmKernel.amxBF16 != nil }
+    public var isAvailable: Bool { self == .fp32 || GemmKernel.bf16 != nil }
     /// Why this CPU cannot, as a one-line message for the command line (nil when it can).
     public var unavailableReason: String? {
-        isAvailable ? nil : "--matmul-precision \(rawValue) needs AMX-BF16 (Intel Sapphire Rapids or later), which this CPU lacks; use --matmul-precision fp32"
+        isAvailable ? nil : "--matmul-precision \(rawValue) needs AVX512-BF16 or AMX-BF16 (AMD Zen 4, Intel Cooper Lake or Sapphire Rapids, or later), which this CPU lacks; use --matmul-precision fp32"
     }
 }
 
@@ -90,6 +92,22 @@ public struct GemmKernel: Sendable {
             lmt_amx_kernel_32x32(($0 + 31) / 32, $1.assumingMemoryBound(to: UInt16.self),
                                  $2.assumingMemoryBound(to: UInt16.self), $3, $4, $5, $6)
         } : nil
+    /// 32×32 with VDPBF16PS on the AMX kernel's packed bf16 slivers, in row groups of 12, 12 and 8
+    /// (avx512_bf16.c), where the CPU has AVX512-BF16 (nil elsewhere). Blocking for a 32 KiB L1d and ≥ 1 MiB
+    /// L2: 16 KiB B sliver (kc 256 in bf16), 128 KiB A block, 2 MiB B panel.
+    public static let avx512BF16: GemmKernel? = lmt_cpu_has_avx512_bf16() != 0
+        ? GemmKernel(name: "avx512-bf16-32x32", mr: 32, nr: 32, mc: 256, kc: 256, nc: 4096, packing: .bf16Tiles) {
+            lmt_avx512_bf16_kernel_32x32($0, $1.assumingMemoryBound(to: UInt16.self),
+                                         $2.assumingMemoryBound(to: UInt16.self), $3, $4, $5, $6)
+        } : nil
+    /// The bf16 kernel `MatmulPrecision.bf16` uses: AMX where the CPU has it, else AVX512-BF16 (nil where
+    /// neither). LMTRAIN_BF16_KERNEL=avx512 picks the AVX512-BF16 one on an AMX CPU.
+    public static let bf16: GemmKernel? = {
+        if let env = getenv("LMTRAIN_BF16_KERNEL"), String(cString: env) == "avx512" { return avx512BF16 }
+        return amxBF16 ?? avx512BF16
+    }()
+    /// Every bf16 kernel this CPU can run (tests check each against the naive product of rounded operands).
+    public static var availableBF16: [GemmKernel] { [amxBF16, avx512BF16].compactMap { $0 } }
     /// The fastest kernel this CPU runs; LMTRAIN_GEMM_KERNEL=avx2 forces the portable one.
     public static let best: GemmKernel = {
         if let env = getenv("LMTRAIN_GEMM_KERNEL"), String(cString: env) == "avx2" { return .avx2 }
@@ -99,7 +117,7 @@ public struct GemmKernel: Sendable {
     public static var available: [GemmKernel] { [avx2] + (avx512.map { [$0] } ?? []) }
     /// The kernel for products at `precision` (FP32's best where bf16 is unavailable).
     public static func forPrecision(_ precision: MatmulPrecision) -> GemmKernel {
-        precision == .bf16 ? amxBF16 ?? best : best
+        precision == .bf16 ? bf16 ?? best : best
     }
 
     /// Bytes of one packed sliver of A (mr rows) or of B (nr columns), kc deep.

@@ -62,7 +62,7 @@ struct FitCommand: ParsableCommand {
     @Option(help: "Also keep the weights of the last N checkpoints in RUN/checkpoints (for `lmtrain average`).") var keepCheckpoints: Int = 0
     @Option var logEvery: Int = 10
     @OptionGroup var threading: ThreadsOption
-    @Option(help: ArgumentHelp("Matrix products in fp32, or bf16: operands rounded to bfloat16, sums in FP32 (AMX-BF16 CPUs).",
+    @Option(help: ArgumentHelp("Matrix products in fp32, or bf16: operands rounded to bfloat16, sums in FP32 (CPUs with AVX512-BF16 or AMX-BF16).",
                                discussion: "Like PyTorch's fp32 matmul precision 'bf16': weights, activations and the optimizer stay FP32. With --resume, the run's own unless given."))
     var matmulPrecision: MatmulPrecision?
     @Option var seed: UInt64 = 1337

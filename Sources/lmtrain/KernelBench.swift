@@ -47,7 +47,7 @@ struct GemmBench: ParsableCommand {
     @Option var n: Int = 1024
     @Flag(name: .customLong("transpose-a"), help: "Use Aᵀ (A stored k×m).") var transA = false
     @Flag(name: .customLong("transpose-b"), help: "Use Bᵀ (B stored n×k).") var transB = false
-    @Option(help: "fp32, or bf16 (operands rounded to bfloat16, FP32 sums; needs AMX-BF16).")
+    @Option(help: "fp32, or bf16 (operands rounded to bfloat16, FP32 sums; needs AVX512-BF16 or AMX-BF16).")
     var matmulPrecision: MatmulPrecision = .fp32
     @OptionGroup var timing: BenchTiming
 

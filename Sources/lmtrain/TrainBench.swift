@@ -14,7 +14,7 @@ struct TrainBench: ParsableCommand {
     @Option var context: Int = 128
     @Option var batchSize: Int = 16
     @Option var smoothing: Float = 0.1
-    @Option(help: "fp32, or bf16 (matrix-product operands rounded to bfloat16, FP32 sums; needs AMX-BF16).")
+    @Option(help: "fp32, or bf16 (matrix-product operands rounded to bfloat16, FP32 sums; needs AVX512-BF16 or AMX-BF16).")
     var matmulPrecision: MatmulPrecision = .fp32
     @OptionGroup var timing: BenchTiming
 

@@ -3,9 +3,10 @@ import Kernels
 import Testing
 import TestSupport
 
-/// The bf16 (AMX) path: its packing against the scalar references bit for bit, and its products against a
-/// naive product of the bf16-rounded operands. Skipped on CPUs without AMX-BF16 (the path is then unused).
-@Suite(.enabled(if: MatmulPrecision.bf16.isAvailable, "this CPU has no AMX-BF16"))
+/// The bf16 path: its packing against the scalar references bit for bit, and the products of every bf16 kernel
+/// this CPU runs (AMX, AVX512-BF16) against a naive product of the bf16-rounded operands. Skipped on CPUs with
+/// neither (the path is then unused and `--matmul-precision bf16` is refused).
+@Suite(.enabled(if: !GemmKernel.availableBF16.isEmpty, "this CPU has neither AVX512-BF16 nor AMX-BF16"))
 struct GemmBF16Tests {
     static let pools = [ThreadPool(threads: 1, matmulPrecision: .bf16), ThreadPool(threads: 2, matmulPrecision: .bf16),
                         ThreadPool(threads: 3, matmulPrecision: .bf16)]
@@ -57,14 +58,14 @@ struct GemmBF16Tests {
 
     /// Fast vs naive on bf16-rounded copies of the operands (the sums in Double), on awkward sizes, both
     /// transposes, padded leading dimensions, α/β ∈ {(1, 0), (1, 1), (0.5, 1), (-2, 0.25)}, C poisoned when
-    /// β = 0. Tolerance |Δ| ≤ 2e-6·k + 2e-5·|ref|: float32 sums only. Without the rounding the error would be
+    /// β = 0, each bf16 kernel. Tolerance |Δ| ≤ 2e-6·k + 2e-5·|ref|: float32 sums only. Without the rounding the error would be
     /// ~2⁻⁹ per operand, hundreds of times that.
     @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
     func matchesNaiveProductOfRoundedOperands(transA: Bool, transB: Bool) {
         let seed = testSeed()
         var rng = SplitMix64(seed: seed)
         for m in [1, 7, 33, 257] { for n in [1, 7, 33, 257] { for k in [1, 7, 33, 257] {
-            for (alpha, beta): (Float, Float) in [(1, 0), (1, 1), (0.5, 1), (-2, 0.25)] {
+            for (alpha, beta): (Float, Float) in [(1, 0), (1, 1), (0.5, 1), (-2, 0.25)] { for kernel in GemmKernel.availableBF16 {
                 let pad = Int.random(in: 0...3, using: &rng)
                 let lda = (transA ? m : k) + pad, ldb = (transB ? k : n) + pad, ldc = n + pad
                 let a = Buffer(random: (transA ? k : m) * lda, &rng), b = Buffer(random: (transB ? n : k) * ldb, &rng)
@@ -75,29 +76,30 @@ struct GemmBF16Tests {
                 if beta == 0 { c.poison() }
                 let pool = Self.pools[Int.random(in: 0..<3, using: &rng)]
                 sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a.p, lda: lda,
-                      b: b.p, ldb: ldb, beta: beta, c: c.p, ldc: ldc, pool: pool)
+                      b: b.p, ldb: ldb, beta: beta, c: c.p, ldc: ldc, pool: pool, kernel: kernel)
                 let worst = worstError(c, ref, rows: m, cols: n, ld: ldc, atol: 2e-6 * Float(k), rtol: 2e-5)
                 var untouched = true
                 for i in 0..<m { for j in n..<ldc where beta != 0 && c[i * ldc + j] != c0[i * ldc + j] { untouched = false } }
-                #expect(worst <= 1, "seed \(seed) m \(m) n \(n) k \(k) α \(alpha) β \(beta) threads \(pool.threadCount): \(worst)")
-                #expect(untouched, "seed \(seed): padding of C was written")
-            }
+                #expect(worst <= 1, "seed \(seed) \(kernel.name) m \(m) n \(n) k \(k) α \(alpha) β \(beta) threads \(pool.threadCount): \(worst)")
+                #expect(untouched, "seed \(seed) \(kernel.name): padding of C was written")
+            }}
         }}}
     }
 
-    /// Across the AMX blocking (kc 512, mc 256, nc 2048) with remainders, with the bias + GELU epilogue; and
+    /// Across the blockings (AMX kc 512, mc 256, nc 2048; AVX512-BF16 kc 256, nc 4096) with remainders, with the
+    /// bias + GELU epilogue, each bf16 kernel; and
     /// the result stays within bf16's error of the exact FP32 product: |Δ| ≤ 2·2⁻⁸·Σ|a||b|.
     @Test func largeProductsWithEpilogue() {
         let seed = testSeed()
         var rng = SplitMix64(seed: seed)
-        for (m, n, k) in [(300, 2100, 530), (1000, 40, 1100), (3, 4100, 17)] {
+        for (m, n, k) in [(300, 2100, 530), (1000, 40, 1100), (3, 4100, 17), (70, 4200, 300)] { for kernel in GemmKernel.availableBF16 {
             let a = Buffer(random: m * k, &rng), b = Buffer(random: n * k, &rng), bias = Buffer(random: n, &rng)
             let zero = Buffer(m * n)
             let ref = Self.reference(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: a, lda: k,
                                      b: b, ldb: k, beta: 0, c: zero, ldc: n)
             let c = Buffer(m * n), g = Buffer(m * n)
             sgemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: a.p, lda: k, b: b.p, ldb: k, beta: 0,
-                  c: c.p, ldc: n, bias: bias.p, geluOut: g.p, pool: Self.pools[1])
+                  c: c.p, ldc: n, bias: bias.p, geluOut: g.p, pool: Self.pools[1], kernel: kernel)
             var worst: Float = 0, worstGelu: Float = 0, worstVsFP32: Double = 0
             for i in 0..<m { for j in 0..<n {
                 let y = ref[i * n + j] + bias[j]
@@ -110,9 +112,9 @@ struct GemmBF16Tests {
                 }
                 worstVsFP32 = max(worstVsFP32, abs(Double(c[i * n + j] - bias[j]) - exact) / (2 * 0x1p-8 * magnitude + 1e-6))
             }}
-            #expect(worst <= 1 && worstGelu <= 1, "seed \(seed) \(m)×\(n)×\(k): \(worst) \(worstGelu)")
-            #expect(worstVsFP32 <= 1, "seed \(seed) \(m)×\(n)×\(k): \(worstVsFP32)")
-        }
+            #expect(worst <= 1 && worstGelu <= 1, "seed \(seed) \(kernel.name) \(m)×\(n)×\(k): \(worst) \(worstGelu)")
+            #expect(worstVsFP32 <= 1, "seed \(seed) \(kernel.name) \(m)×\(n)×\(k): \(worstVsFP32)")
+        }}
     }
 
     /// C = α·op(round(A))·op(round(B)) + β·C, summed in Double.

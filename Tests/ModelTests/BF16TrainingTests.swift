@@ -8,7 +8,7 @@ import TestSupport
 /// A GPT whose pool computes products in bf16 against the same GPT in FP32, from the same weights: the loss
 /// and every gradient agree to bf16's precision, and training follows the same course. A wrong layout or a
 /// missed transpose in the bf16 path gives unrelated gradients (cosine near 0), far outside these bounds.
-@Suite(.enabled(if: MatmulPrecision.bf16.isAvailable, "this CPU has no AMX-BF16"))
+@Suite(.enabled(if: MatmulPrecision.bf16.isAvailable, "this CPU has neither AVX512-BF16 nor AMX-BF16"))
 struct BF16TrainingTests {
     static let cfg = GPTConfig(vocabSize: 300, context: 32, dModel: 64, layers: 2, heads: 4, dropout: 0)
 

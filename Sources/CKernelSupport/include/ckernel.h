@@ -55,6 +55,14 @@ void lmt_bf16_pack_b(const float *b, long ldb, int trans, long kc, long cols, ui
 void lmt_amx_kernel_32x32(long chunks, const uint16_t *a, const uint16_t *b, float *c, long ldc, float alpha,
                           float beta);
 
+/// BF16 products with AVX512-BF16's VDPBF16PS (avx512_bf16.c), where the CPU has it but may lack AMX.
+/// `lmt_cpu_has_avx512_bf16` returns 1 when this CPU has AVX-512 F, BW, VL and BF16.
+int lmt_cpu_has_avx512_bf16(void);
+/// C[32×32] = α·A·B + β·C over one A sliver and one B sliver packed by lmt_bf16_pack_a / lmt_bf16_pack_b,
+/// kc deep (β = 0 never reads C); c has row stride ldc.
+void lmt_avx512_bf16_kernel_32x32(long kc, const uint16_t *a, const uint16_t *b, float *c, long ldc, float alpha,
+                                  float beta);
+
 static inline int64_t lmt_load(const int64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 static inline void lmt_store(int64_t *p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 static inline int64_t lmt_add(int64_t *p, int64_t v) { return __atomic_add_fetch(p, v, __ATOMIC_ACQ_REL); }
