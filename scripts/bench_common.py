@@ -31,6 +31,28 @@ def cpu_name():
             f" {', '.join(simd) or 'no AVX2'})")
 
 
+def cpu_slug():
+    """A short name for the CPU family, for sections kept per machine ("amd-zen4", "intel-amx", ...)."""
+    fields = {}
+    try:
+        for line in open("/proc/cpuinfo"):
+            if ":" in line:
+                k, v = (x.strip() for x in line.split(":", 1))
+                fields.setdefault(k, v)
+    except OSError:
+        return platform.machine() or "unknown"
+    vendor, flags = fields.get("vendor_id", ""), set(fields.get("flags", "").split())
+    family, model = int(fields.get("cpu family", "0")), int(fields.get("model", "0"))
+    if vendor == "AuthenticAMD":
+        # Family 25 (19h) is Zen 3 (models 00h–0Fh, 20h–5Fh) or Zen 4 (10h–1Fh, 60h–AFh); 26 (1Ah) is Zen 5.
+        if family == 25:
+            return "amd-zen4" if 0x10 <= model <= 0x1F or 0x60 <= model <= 0xAF else "amd-zen3"
+        return "amd-zen5" if family == 26 else f"amd-family{family}"
+    if vendor == "GenuineIntel":
+        return "intel-amx" if "amx_bf16" in flags else ("intel-avx512" if "avx512f" in flags else "intel")
+    return platform.machine() or "unknown"
+
+
 def machine_line():
     return f"{cpu_name()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
@@ -42,14 +64,19 @@ def lmtrain_json(args, env=None):
     return json.loads(out.strip().splitlines()[-1])
 
 
-def write_section(name, markdown):
-    """Replaces the section between <!-- name:begin --> and <!-- name:end --> in BENCHMARKS.md."""
+def write_section(name, markdown, beside=None):
+    """Replaces the section between <!-- name:begin --> and <!-- name:end --> in BENCHMARKS.md. A new section goes
+    after the last one whose name starts with `beside` (the same benchmark on another machine), else at the end."""
     path = os.path.join(ROOT, "BENCHMARKS.md")
     text = open(path, encoding="utf-8").read() if os.path.exists(path) else "# Benchmarks\n"
     begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
     block = f"{begin}\n{markdown.rstrip()}\n{end}"
+    siblings = list(re.finditer(r"<!-- " + re.escape(beside) + r"[\w.-]*:end -->", text)) if beside else []
     if begin in text:
         text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+    elif siblings:
+        at = siblings[-1].end()
+        text = text[:at] + "\n\n" + block + text[at:]
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     open(path, "w", encoding="utf-8").write(text)

@@ -4,12 +4,13 @@ Config A: V 8192, d 256, L 4, H 4, T 128, B 16.  Config B: V 8192, d 512, L 6, H
 PyTorch model: pre-LN GPT with learned positions, GELU (tanh), tied embeddings, scaled_dot_product_attention
 (causal), AdamW, cross_entropy(label_smoothing=0.1), gradient clipping; dropout 0 on both sides.
 Each measurement runs in a fresh process (so its peak RSS is its own): median step time over --repeats steps
-after warm-up. Writes the training section of BENCHMARKS.md.
+after warm-up. Writes the training section of BENCHMARKS.md for this CPU family (training-amd-zen4, ...), so
+the figures of each machine the project meets stay side by side.
 
 Two precisions, each against its PyTorch counterpart: FP32 (both sides plain FP32), and, where the CPU has
-AMX-BF16, lmtrain's `--matmul-precision bf16` (matrix-product operands rounded to bfloat16, FP32 sums; all else
-FP32) against PyTorch under torch.autocast("cpu", dtype=torch.bfloat16), which runs its matrix products in bf16
-on the same AMX units (and keeps more in bf16 besides).
+AVX512-BF16 or AMX-BF16, lmtrain's `--matmul-precision bf16` (matrix-product operands rounded to bfloat16, FP32
+sums; all else FP32) against PyTorch under torch.autocast("cpu", dtype=torch.bfloat16), which runs its matrix
+products in bf16 through oneDNN on the same units (and keeps more in bf16 besides).
 """
 import argparse
 import json
@@ -103,8 +104,8 @@ def main():
         name, threads, repeats, precision = args.worker
         torch_worker(CONFIGS[name], int(threads), int(repeats), precision)
         return
-    from bench_common import LMTRAIN, lmtrain_json, machine_line, write_section
-    # bf16 rows only where lmtrain can run them (AMX-BF16); elsewhere the FP32 rows alone.
+    from bench_common import LMTRAIN, cpu_slug, lmtrain_json, machine_line, write_section
+    # bf16 rows only where lmtrain can run them (AVX512-BF16 or AMX-BF16); elsewhere the FP32 rows alone.
     probe = subprocess.run([LMTRAIN, "bench", "train", "--d-model", "32", "--layers", "1", "--heads", "1", "--vocab-size", "300",
                     "--context", "8", "--batch-size", "1", "--repeats", "1", "--warmup", "0", "--matmul-precision", "bf16"],
                    capture_output=True, text=True)
@@ -127,7 +128,10 @@ def main():
                      f"{o['train_tokens_per_s'] / t['train_tokens_per_s']:.2f}× | {o['gflops']:.0f} GFLOP/s | "
                      f"{o['peak_rss_mb']:.0f} MB | {t['peak_rss_mb']:.0f} MB | {o['peak_rss_mb'] / t['peak_rss_mb']:.2f}× |")
     torch_version = rows[0][4]["torch"]
-    md = f"""## Language-model training speed
+    kernel = lmtrain_json(["bench", "gemm", "--m", "64", "--k", "64", "--n", "64", "--repeats", "1", "--warmup", "0",
+                           "--matmul-precision", "bf16"])["kernel_variant"] if "bf16" in precisions else None
+    bf16_units = {"amx-bf16-32x32": "AMX tiles", "avx512-bf16-32x32": "AVX512-BF16 (`vdpbf16ps`)"}.get(kernel, kernel)
+    md = f"""## Language-model training speed ({cpu_slug()})
 
 Command: `scripts/bench training` (runs `scripts/bench_training.py --repeats {args.repeats}`)
 
@@ -137,17 +141,18 @@ label_smoothing=0.1, clipping; dropout 0), thread count set with torch.set_num_t
 median step time over {args.repeats} steps after 3 warm-up steps, in a fresh process (peak RSS is that process's
 maximum resident set). Config A: V 8192, d 256, 4 layers, 4 heads, T 128, B 16 (5.3 M parameters);
 config B: V 8192, d 512, 6 layers, 8 heads, T 128, B 8 (23.2 M). "Model GFLOP/s" counts
-6 FLOPs per parameter per token plus attention (6·L·T·d); as a utilisation, compare it with the GEMM rates above (about 130 GFLOP/s on one thread, 220 on two, in FP32).
-bf16 rows: lmtrain `--matmul-precision bf16` (operands of every large matrix product rounded to bfloat16 as they
-are packed, sums in FP32 on AMX tiles; weights, activations, loss and optimizer FP32) against PyTorch with the
-forward under `torch.autocast("cpu", dtype=torch.bfloat16)` (its matrix products in bf16 on the same AMX units;
-the loss in FP32).
+6 FLOPs per parameter per token plus attention (6·L·T·d); as a utilisation, compare it with the GEMM rates of the
+kernels section measured on the same CPU family.
+bf16 rows (where the CPU has AVX512-BF16 or AMX-BF16): lmtrain `--matmul-precision bf16` (operands of every large
+matrix product rounded to bfloat16 as they are packed, sums in FP32, here on {bf16_units}; weights, activations,
+loss and optimizer FP32) against PyTorch with the forward under `torch.autocast("cpu", dtype=torch.bfloat16)`
+(its matrix products in bf16 through oneDNN; the loss in FP32).
 
 {chr(10).join(table)}
 """
     print(md)
     if not args.print_only:
-        write_section("training", md)
+        write_section(f"training-{cpu_slug()}", md, beside="training-")
 
 
 if __name__ == "__main__":
