@@ -33,6 +33,9 @@ public final class TrainingSession {
     public let trainer: Trainer
     /// One line on the model and one on the data, for the log.
     public let modelSummary: String, dataSummary: String
+    /// This process's hold on the run directory (RUN/lock), for the session's life: a second `fit` or
+    /// `--resume` on the run is refused meanwhile, naming this pid.
+    private var lock: DirectoryLock?
 
     /// A function of a run's tokenizer giving translation validation metrics (e.g. greedy BLEU).
     public typealias MetricsFactory = (BPETokenizer, DataOptions) -> ValidationMetrics
@@ -54,6 +57,12 @@ public final class TrainingSession {
         // Read the pairs before training a tokenizer: a malformed file fails in a second, not after minutes.
         let pairs = run.task == .translate ? try run.pairSplit { onEvent(.note("skipped \($0) line(s) with an empty side")) } : nil
         try prepareDirectory(directory)
+        // Two `fit`s given the same new --output: the second waits for nothing and is refused here, or, if the
+        // first has finished its set-up meanwhile, by the check below.
+        let lock = try DirectoryLock(directory: directory)
+        if FileManager.default.fileExists(atPath: RunPaths(directory).config) {
+            throw RunError.invalidOption("\(directory) already holds a run: continue it with `lmtrain fit --resume \(directory)`, or choose another --output")
+        }
         let tok = try obtainTokenizer(source, corpora: run.data.corpus.map { [$0] } ?? [run.data.sourceFile!, run.data.targetFile!],
                                       into: RunPaths(directory).tokenizer(run), threads: run.train.threads, onEvent: onEvent)
         var run = run
@@ -63,6 +72,7 @@ public final class TrainingSession {
         }
         let s = try TrainingSession(run: run, directory: directory, tokenizer: tok, resume: false, pairs: pairs,
                                     validationMetrics: validationMetrics, onEvent: onEvent)
+        s.lock = lock
         try run.save(directory: directory)
         s.trainer.setupSeconds = Date().timeIntervalSince(began)
         return s
@@ -83,7 +93,12 @@ public final class TrainingSession {
                               validationMetrics: MetricsFactory? = nil,
                               onEvent: (SessionEvent) -> Void = { _ in }) throws -> TrainingSession {
         let began = Date()
-        var run = try Run.load(directory: directory)
+        _ = try Run.load(directory: directory)   // a missing or damaged run says so before any lock is taken
+        let lock = try DirectoryLock(directory: directory)
+        if let pid = lock.previousHolder {
+            onEvent(.note("took over the lock of lmtrain process \(pid), which ended without releasing it"))
+        }
+        var run = try Run.load(directory: directory)   // as the last holder left it
         run.train.threads = threads
         if let matmulPrecision { run.train.matmulPrecision = matmulPrecision }
         if let p = run.train.precision.unavailableReason { throw RunError.invalidOption(p) }
@@ -109,6 +124,7 @@ public final class TrainingSession {
         if let budgetNote { onEvent(.note(budgetNote)) }
         let s = try TrainingSession(run: run, directory: directory, tokenizer: tok, resume: true, pairs: nil,
                                     validationMetrics: validationMetrics, onEvent: onEvent)
+        s.lock = lock
         if budgetNote != nil { try run.save(directory: directory) }
         s.trainer.setupSeconds = Date().timeIntervalSince(began)
         return s
