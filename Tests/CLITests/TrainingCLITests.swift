@@ -174,3 +174,55 @@ enum CLITests {
         #expect(logged == Array(1...steps), "training steps logged: \(logged.count), first \(logged.prefix(3)), around the stop \(logged.filter { abs($0 - stopped) < 3 })")
     }
 }
+
+@Suite struct RunLockTests {
+    /// One trainer per run directory: while a `fit` trains, a `--resume` of its run is refused with one line
+    /// naming the trainer's pid; once that trainer is killed (SIGKILL, so it cannot clean up), the lock it left
+    /// is taken over and the run trains on from its last checkpoint.
+    @Test func aRunInUseIsRefusedAndAKilledTrainersLockIsTakenOver() throws {
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let tiny = repoRoot.appendingPathComponent("corpora/tiny/tiny.txt").path
+        let run = dir.appendingPathComponent("run").path
+        func start(_ args: [String], stderr path: String) throws -> Process {
+            let p = Process()
+            p.executableURL = lmtrainBinary()
+            p.arguments = args
+            FileManager.default.createFile(atPath: path, contents: nil)
+            p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            p.standardOutput = FileHandle.nullDevice
+            try p.run()
+            return p
+        }
+        /// Waits (≤ 60 s) until `done` holds; false if it never did.
+        func waitFor(_ done: () -> Bool) -> Bool {
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline { if done() { return true }; usleep(20_000) }
+            return false
+        }
+        func steps() -> Int { ((try? String(contentsOfFile: run + "/metrics.jsonl", encoding: .utf8)) ?? "").split(separator: "\n").count }
+        let first = try start(["fit", tiny, "--output", run, "--preset", "tiny", "--context", "16", "--steps", "1000000",
+                               "--vocab-size", "400", "--batch-size", "4", "--log-every", "1", "--checkpoint-every", "20",
+                               "--threads", "1"], stderr: dir.appendingPathComponent("first.err").path)
+        defer { if first.isRunning { kill(first.processIdentifier, SIGKILL); first.waitUntilExit() } }
+        try #require(waitFor { steps() >= 50 }, "the first trainer never logged 50 steps")
+
+        let refused = try lmtrainRun(["fit", "--resume", run, "--threads", "1"])
+        #expect(isCleanFailure(refused) && refused.stderr.contains("is in use by lmtrain process \(first.processIdentifier)"), "\(refused.stderr)")
+        #expect(first.isRunning, "the refused resume stopped the trainer")
+
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+        let killedAt = steps()
+        let secondErr = dir.appendingPathComponent("second.err").path
+        let second = try start(["fit", "--resume", run, "--threads", "1"], stderr: secondErr)
+        defer { if second.isRunning { kill(second.processIdentifier, SIGKILL); second.waitUntilExit() } }
+        let log = { (try? String(contentsOfFile: secondErr, encoding: .utf8)) ?? "" }
+        // It takes the lock over (saying whose it was) and trains: new steps reach metrics.jsonl.
+        #expect(waitFor { steps() >= killedAt + 10 }, "the resumed trainer did not train: \(log())")
+        #expect(log().contains("took over the lock of lmtrain process \(first.processIdentifier)"), "\(log())")
+        second.interrupt()
+        second.waitUntilExit()
+        #expect(second.terminationStatus == 0, "\(log())")
+    }
+}
