@@ -16,22 +16,51 @@ public func writeAtomically(_ data: Data, to path: String) throws {
     let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
     let fd = open(tmp.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
     guard fd >= 0 else { throw FileError.unwritable(path, reason: "cannot write in \(dir.path)") }
-    let ok = data.withUnsafeBytes { raw -> Bool in
+    var failure: Int32 = 0
+    data.withUnsafeBytes { raw in
         var off = 0
         while off < raw.count {
             let n = write(fd, raw.baseAddress! + off, raw.count - off)
-            if n <= 0 { return false }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { failure = n < 0 ? errno : ENOSPC; return }
             off += n
         }
-        return fsync(fd) == 0
+        if fsync(fd) != 0 { failure = errno }
     }
     close(fd)
-    guard ok else {
+    guard failure == 0 else {
         unlink(tmp.path)
-        throw FileError.unwritable(path, reason: "writing failed (disk full?)")
+        throw FileError.unwritable(path, reason: failure == ENOSPC || failure == EDQUOT
+            ? "the disk is full: the file needs \(megabytes(data.count)), \(freeSpace(dir.path)) free there (free some space; the previous file is intact)"
+            : "writing failed: \(String(cString: strerror(failure)))")
     }
     if rename(tmp.path, path) != 0 {
         try? FileManager.default.removeItem(at: tmp)
         throw FileError.unwritable(path, reason: "cannot rename the temporary file into place")
     }
+}
+
+/// "12.3 MB" (decimal megabytes, as `df -H` says).
+func megabytes(_ bytes: Int) -> String { String(format: "%.1f MB", Double(bytes) / 1e6) }
+
+/// The space an unprivileged writer has left on the file system of `dir`, as text.
+func freeSpace(_ dir: String) -> String {
+    var st = statvfs()
+    guard statvfs(dir, &st) == 0 else { return "an unknown amount" }
+    return megabytes(Int(st.f_bavail) * Int(st.f_frsize))
+}
+
+/// Removes from `dir` the temporary files of `writeAtomically` calls whose process died before the rename
+/// (`.NAME.tmp-PID` with no process PID any more): half-written files that nothing will ever finish. Files of
+/// live processes are left alone. Returns how many were removed.
+@discardableResult
+public func removeAbandonedTemporaries(in dir: String) -> Int {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+    var removed = 0
+    for name in names where name.hasPrefix(".") {
+        guard let r = name.range(of: ".tmp-", options: .backwards), let pid = Int32(name[r.upperBound...]) else { continue }
+        if kill(pid, 0) == 0 || errno != ESRCH { continue }   // alive (or not ours to signal): not abandoned
+        if unlink(dir + "/" + name) == 0 { removed += 1 }
+    }
+    return removed
 }

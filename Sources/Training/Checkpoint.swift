@@ -19,8 +19,10 @@ public struct TrainState: Codable, Sendable, Equatable {
 
 /// A checkpoint is two safetensors files, each written atomically (temporary file + rename):
 /// RUN/model.safetensors (weights under HF GPT-2 names, loadable elsewhere) and RUN/optimizer.safetensors
-/// (AdamW moments and the training state). Both record the step; a mismatch (a crash between the two
-/// renames) is detected on load. With `keep` > 0 the weights are also kept as RUN/checkpoints/step-NNNNNNN.safetensors,
+/// (AdamW moments and the training state). Both record the step. Two renames cannot be one atomic step, so
+/// the optimizer file of the checkpoint before stays reachable (a hard link, RUN/optimizer.previous.safetensors)
+/// until the new weights are in place: whenever the process dies, the weights on disk have an optimizer file
+/// of their own step, and loading picks it. With `keep` > 0 the weights are also kept as RUN/checkpoints/step-NNNNNNN.safetensors,
 /// the newest `keep` of them, for checkpoint averaging (`lmtrain average`).
 public enum Checkpoint {
     public static func save(run: String, model: TrainableModel, optimizer: AdamW, state: TrainState, keep: Int = 0) throws {
@@ -28,6 +30,9 @@ public enum Checkpoint {
         let opt = [SafeTensors.Tensor("adamw.m", shape: [model.layout.count], floats: optimizer.m.base),
                    SafeTensors.Tensor("adamw.v", shape: [model.layout.count], floats: optimizer.v.base)]
         let paths = RunPaths(run)
+        // The weights on disk are the last checkpoint's until the final rename below; keep their optimizer.
+        unlink(paths.previousOptimizer)
+        if link(paths.optimizer, paths.previousOptimizer) != 0 && errno != ENOENT { throw RunError.unwritable(paths.previousOptimizer) }
         try writeRunFile(try SafeTensors.serialize(opt, metadata: ["format": "lmtrain-optimizer", "state": stateJSON,
                                                                  "adam_step": "\(optimizer.step)"]),
                       to: paths.optimizer)
@@ -41,6 +46,7 @@ public enum Checkpoint {
             for old in try snapshots(run: run).dropLast(keep) { try? FileManager.default.removeItem(atPath: old.path) }
         }
         try writeRunFile(weightData, to: paths.weights)
+        unlink(paths.previousOptimizer)
     }
 
     static func snapshotName(step: Int) -> String {
@@ -66,26 +72,37 @@ public enum Checkpoint {
 
     /// The training state of RUN's checkpoint (step, time spent, data position), without loading the model.
     public static func loadState(run: String) throws -> TrainState {
-        try openOptimizer(run: run).state
+        let weights: SafeTensors
+        do { weights = try SafeTensors(path: RunPaths(run).weights) } catch { throw RunError.badCheckpoint("\(error)") }
+        return try openOptimizer(run: run, step: Int(weights.metadata["step"] ?? "") ?? 0).state
     }
 
-    static func openOptimizer(run: String) throws -> (file: SafeTensors, state: TrainState, adamStep: Int) {
-        let path = RunPaths(run).optimizer
-        let f: SafeTensors
-        do { f = try SafeTensors(path: path) } catch { throw RunError.badCheckpoint("\(error)") }
-        guard let json = f.metadata["state"], let state = try? JSONDecoder().decode(TrainState.self, from: Data(json.utf8)),
-              let adamStep = Int(f.metadata["adam_step"] ?? "") else {
-            throw RunError.badCheckpoint("\(path) has no training state")
+    /// The optimizer file of the checkpoint whose weights are from `step`: RUN/optimizer.safetensors, or the
+    /// previous one where a save died between its two renames.
+    static func openOptimizer(run: String, step: Int) throws -> (file: SafeTensors, state: TrainState, adamStep: Int, previous: Bool) {
+        let paths = RunPaths(run)
+        var found: [String] = []
+        for path in [paths.optimizer, paths.previousOptimizer] where FileManager.default.fileExists(atPath: path) {
+            let f: SafeTensors
+            do { f = try SafeTensors(path: path) } catch { found.append("\(error)"); continue }
+            guard let json = f.metadata["state"], let state = try? JSONDecoder().decode(TrainState.self, from: Data(json.utf8)),
+                  let adamStep = Int(f.metadata["adam_step"] ?? "") else {
+                found.append("\(path) has no training state"); continue
+            }
+            if state.step == step { return (f, state, adamStep, path == paths.previousOptimizer) }
+            found.append("\(path) is from step \(state.step)")
         }
-        return (f, state, adamStep)
+        if found.isEmpty { throw RunError.badCheckpoint("\(paths.optimizer) is missing") }
+        throw RunError.badCheckpoint("no optimizer state for the weights of step \(step): " + found.joined(separator: "; "))
     }
 
-    /// Loads the optimizer and training state, checking it belongs with the weights of step `weightsStep`.
+    /// Loads the optimizer and training state that belong with the weights of step `weightsStep`.
     public static func loadOptimizer(run: String, into opt: AdamW, count: Int, weightsStep: Int) throws -> TrainState {
-        let path = RunPaths(run).optimizer
-        let (f, state, adamStep) = try openOptimizer(run: run)
-        guard state.step == weightsStep else {
-            throw RunError.badCheckpoint("\(path) is from step \(state.step) but the weights are from step \(weightsStep)")
+        let (f, state, adamStep, previous) = try openOptimizer(run: run, step: weightsStep)
+        // A save died between its renames: make the pair consistent again before the next save links the
+        // optimizer file as the previous one.
+        if previous && rename(RunPaths(run).previousOptimizer, RunPaths(run).optimizer) != 0 {
+            throw RunError.unwritable(RunPaths(run).optimizer)
         }
         do {
             try f.read("adamw.m", into: opt.m.base, shape: [count])

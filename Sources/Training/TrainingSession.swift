@@ -98,6 +98,9 @@ public final class TrainingSession {
         if let pid = lock.previousHolder {
             onEvent(.note("took over the lock of lmtrain process \(pid), which ended without releasing it"))
         }
+        // Writes a killed trainer left half done: the files they were replacing are intact, the halves useless.
+        let abandoned = removeAbandonedTemporaries(in: directory) + removeAbandonedTemporaries(in: RunPaths(directory).snapshots)
+        if abandoned > 0 { onEvent(.note("removed \(abandoned) half-written file(s) of an interrupted write")) }
         var run = try Run.load(directory: directory)   // as the last holder left it
         run.train.threads = threads
         if let matmulPrecision { run.train.matmulPrecision = matmulPrecision }
