@@ -3,6 +3,8 @@ default recipe) for each budget B, translates the test books with beam 4 (batch 
 sacreBLEU, and rewrites the budget-curve section of BENCHMARKS.md and docs/budget-curve.svg.
 Resumable: a budget whose results are in RUN/budget.json is skipped, an interrupted run is resumed (its clock
 keeps the time already spent). Run it on an otherwise idle machine: a --time budget buys what the machine gives.
+Runs go to PREFIX-PRECISION-B, PRECISION being the matrix-product precision the default recipe uses on this CPU
+(bf16 where it has a bf16 kernel); the report shows every precision's series found under PREFIX.
 Usage: scripts/bench budget [--budgets 10m,20m,40m,60m] [--prefix runs/budget] [--no-write] [--report-only]."""
 import argparse
 import json
@@ -79,9 +81,10 @@ def one_budget(budget, run):
 
 
 def figure(results, path):
-    """Test and validation BLEU (beam 4) against the budget, as an SVG line chart."""
+    """Test and validation BLEU (beam 4) against the budget, one pair of lines per matrix-product precision, as an
+    SVG line chart."""
     W, H, L, B, T, R = 560, 360, 56, 44, 40, 110
-    xs = [r["minutes"] for r in results]
+    xs = sorted({r["minutes"] for r in results})
     ys = [r["test"]["bleu"] for r in results] + [r["valid"]["bleu"] for r in results]
     xmax, ymax = max(xs) * 1.05, max(30, max(ys) * 1.1)
     px = lambda x: L + (W - L - R) * x / xmax
@@ -101,12 +104,19 @@ def figure(results, path):
     out.append(f'<text x="14" y="{(T + H - B) / 2}" text-anchor="middle" transform="rotate(-90 14 {(T + H - B) / 2})">BLEU, beam 4</text>')
     out.append(f'<line x1="{L}" y1="{py(26):.1f}" x2="{W - R}" y2="{py(26):.1f}" stroke="#999" stroke-dasharray="4 3"/>')
     out.append(f'<text x="{W - R + 6}" y="{py(26) + 4:.1f}" fill="#666">goal 26</text>')
-    for key, colour in (("test", "#1f77b4"), ("valid", "#ff7f0e")):
-        pts = [(px(r["minutes"]), py(r[key]["bleu"])) for r in results]
-        out.append('<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>' % (colour, " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)))
-        for (x, y), r in zip(pts, results):
-            out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{colour}"/>')
-        out.append(f'<text x="{pts[-1][0] + 8:.1f}" y="{pts[-1][1] + 4:.1f}" fill="{colour}">{key} books</text>')
+    colours = {("fp32", "test"): "#9ecae1", ("fp32", "valid"): "#fdd0a2", ("bf16", "test"): "#1f77b4", ("bf16", "valid"): "#ff7f0e"}
+    for precision in ("fp32", "bf16"):
+        series = sorted((r for r in results if r["precision"] == precision), key=lambda r: r["minutes"])
+        if not series:
+            continue
+        for key in ("test", "valid"):
+            colour = colours[(precision, key)]
+            pts = [(px(r["minutes"]), py(r[key]["bleu"])) for r in series]
+            dash = ' stroke-dasharray="5 3"' if key == "valid" else ""
+            out.append('<polyline fill="none" stroke="%s" stroke-width="2"%s points="%s"/>' % (colour, dash, " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)))
+            for x, y in pts:
+                out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{colour}"/>')
+            out.append(f'<text x="{pts[-1][0] + 8:.1f}" y="{pts[-1][1] + 4:.1f}" fill="{colour}">{key}, {precision}</text>')
     out.append("</svg>")
     tmp = path + ".tmp"
     open(tmp, "w", encoding="utf-8").write("\n".join(out) + "\n")
@@ -121,38 +131,61 @@ def main():
     ap.add_argument("--report-only", action="store_true", help="rewrite the section from the budgets already done; train nothing")
     a = ap.parse_args()
     os.chdir(ROOT)
+    precision = default_precision()
     results = []
     for b in a.budgets.split(","):
-        run = f"{a.prefix}-{b}"
-        if a.report_only and not os.path.exists(os.path.join(run, "budget.json")):
-            continue
-        results.append(one_budget(b, run))
+        run = f"{a.prefix}-{precision}-{b}"
+        if not (a.report_only and not os.path.exists(os.path.join(run, "budget.json"))):
+            results.append(one_budget(b, run))
         if not a.no_write:
-            report(results, a.budgets)   # after each budget, so a long sweep shows what it has so far
+            report(finished(a.prefix, a.budgets), a.budgets)   # after each budget: a long sweep shows what it has
     if a.no_write:
         print(json.dumps(results, indent=1))
 
 
+def default_precision():
+    """The precision `fit` picks for translation here: bf16 where `--matmul-precision bf16` runs, else fp32."""
+    probe = subprocess.run([LMTRAIN, "bench", "gemm", "--m", "8", "--k", "8", "--n", "8", "--repeats", "1", "--warmup", "0",
+                            "--matmul-precision", "bf16"], capture_output=True)
+    return "bf16" if probe.returncode == 0 else "fp32"
+
+
+def finished(prefix, budgets):
+    """Every finished budget under PREFIX, of each precision, sorted by precision then budget."""
+    out = []
+    for precision in ("fp32", "bf16"):
+        for b in budgets.split(","):
+            done = os.path.join(f"{prefix}-{precision}-{b}", "budget.json")
+            if os.path.exists(done):
+                r = json.load(open(done, encoding="utf-8"))
+                r["precision"] = r["train"].get("matmulPrecision") or "fp32"
+                out.append(r)
+    return out
+
+
 def report(results, budgets):
-    results = sorted(results, key=lambda r: r["minutes"])
+    if not results:
+        return
     figure(results, os.path.join(ROOT, "docs", "budget-curve.svg"))
     r0 = results[-1]
     m, t = r0["model"], r0["train"]
     md = ["## Translation quality per CPU-hour: BLEU against the `--time` budget", "",
           "```sh", "scripts/bench budget --budgets " + budgets + "   # on an idle machine; each budget is:",
-          f"lmtrain fit {TRAIN} --valid {VALID} --time B --output runs/budget-B",
-          "lmtrain translate runs/budget-B --beam 4 --batch-size 32 < test.en > test.beam4.es", "```", "",
+          f"lmtrain fit {TRAIN} --valid {VALID} --time B --output runs/budget-PRECISION-B",
+          "lmtrain translate runs/budget-PRECISION-B --beam 4 --batch-size 32 < test.en > test.beam4.es", "```", "",
           f"Machine: {r0['machine']}. The default recipe: encoder–decoder d {m['dModel']}, {m['encoderLayers']}+{m['decoderLayers']}"
           f" layers, {m['heads']} heads, dropout {m['dropout']}, joint {m['vocabSize']:,}-piece BPE, ≤ {r0['batch_tokens']:,} padded"
           f" tokens per batch, peak lr {t['lr']:g}, warm-up {t['warmup']} steps then cosine decay over the budget's time,"
           f" ε = {t['smoothing']} ({t['smoothingStyle']}). Test = Ruth, Ecclesiastes, Jonah, John, Philemon, 1 John (1,361"
           " verses, no test book in training); valid = the validation books (613 verses). `fit` wall-clock is the whole"
-          " command: tokenizer training, data, validations and checkpoints included.", "",
-          "| budget | `fit` wall-clock | steps | tokens | valid NLL | valid BLEU | test BLEU | test chrF2 | test hyp/ref length |",
-          "|---|---|---|---|---|---|---|---|---|"]
+          " command: tokenizer training, data, validations and checkpoints included. Matrix products: the default"
+          " recipe's bf16 (operands rounded to bfloat16, FP32 sums) where the CPU has a bf16 kernel; the fp32 rows are"
+          " the same recipe from before bf16 was its default there (`--matmul-precision fp32`).", "",
+          "| products | budget | `fit` wall-clock | steps | tokens | valid NLL | valid BLEU | test BLEU | test chrF2 | test hyp/ref length |",
+          "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         wall = f"{r['fit_wall_s'] / 60:.2f} min" if r["fit_wall_s"] else f"{r['run_elapsed_s'] / 60:.2f} min (resumed)"
-        md.append(f"| {r['budget']} | {wall} | {r['steps']:,} | {r['tokens']:,} | {r['valid_nll']:.3f} | {r['valid']['bleu']:.2f} |"
+        md.append(f"| {r['precision']} | {r['budget']} | {wall} | {r['steps']:,} | {r['tokens']:,} | {r['valid_nll']:.3f} | {r['valid']['bleu']:.2f} |"
                   f" {r['test']['bleu']:.2f} | {r['test']['chrf2']:.2f} | {r['test']['length_ratio']:.3f} |")
     md += ["", f"sacreBLEU: `{r0['test']['bleu_signature']}`, `{r0['test']['chrf_signature']}`.", "",
            "![BLEU against the budget](docs/budget-curve.svg)"]

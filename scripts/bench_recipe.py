@@ -22,6 +22,7 @@ ENTRIES = [
     ("lr2e-3", "peak lr 2e-3", ["--lr", "2e-3"]),
     ("lr7e-4", "peak lr 7e-4", ["--lr", "7e-4"]),
     ("batch2048", "batch 2,048 padded tokens, 1,500 steps (the same tokens)", ["--batch-tokens", "2048", "--steps", "1500", "--warmup", "225"]),
+    ("batch1024", "batch 1,024 padded tokens, 3,000 steps (the same tokens)", ["--batch-tokens", "1024", "--steps", "3000", "--warmup", "450", "--eval-every", "750", "--checkpoint-every", "750"]),
     ("bf16", "matrix products in bf16 (operands rounded to bfloat16, FP32 sums)", ["--matmul-precision", "bf16"]),
     ("vocab4k", "joint BPE of 4,000 pieces", ["--vocab-size", "4000"]),
     ("enc4dec2", "4 encoder + 2 decoder layers", ["--encoder-layers", "4", "--decoder-layers", "2"]),

@@ -28,7 +28,7 @@ struct FitCommand: ParsableCommand {
     @Option(help: "Translation: target side of two line-aligned files.") var target: String?
     @Option(help: "Translation: validation source file (with --valid-target).") var validSource: String?
     @Option(help: "Translation: validation target file.") var validTarget: String?
-    @Option(help: "Translation: padded tokens per batch (sentences × the longer padded side).") var batchTokens: Int = 3072
+    @Option(help: "Translation: padded tokens per batch (sentences × the longer padded side).") var batchTokens: Int = 1024
     @Option(help: "Translation: longest source or target kept, in tokens (longer pairs are skipped and counted).") var maxLength: Int?
     @Option(help: "Translation: validation sentences translated (greedy) for BLEU at each validation.") var bleuSentences: Int = 200
     @Option(help: "Run directory.") var output: String = "runs/lm"
@@ -52,17 +52,17 @@ struct FitCommand: ParsableCommand {
     @Option var batchSize: Int = 16
     @Option(help: "Micro-batches per optimizer step.") var gradAccum: Int = 1
     @Option(help: "Peak learning rate (default 1e-3).") var lr: Float?
-    @Option(help: "Warm-up steps (default: lm 100, translate 300; at most a tenth of the budget).") var warmup: Int?
+    @Option(help: "Warm-up steps (default: lm 100, translate 450; at most a tenth of the budget).") var warmup: Int?
     @Option var weightDecay: Float = 0.1
     @Option(help: "Clip the global gradient norm to this (0: off).") var clip: Float = 1.0
     @Option(help: "Label smoothing ε.") var smoothing: Float = 0.1
     @Option(help: "uniform (PyTorch), fairseq, or unigram (ε spread by token frequency).") var smoothingStyle: LabelSmoothingStyle = .uniform
-    @Option(help: "Validate every N steps (default: lm 200, translate 500).") var evalEvery: Int?
+    @Option(help: "Validate every N steps (default: lm 200, translate 1000).") var evalEvery: Int?
     @Option var checkpointEvery: Int = 500
     @Option(help: "Also keep the weights of the last N checkpoints in RUN/checkpoints (for `lmtrain average`).") var keepCheckpoints: Int = 0
     @Option var logEvery: Int = 10
     @OptionGroup var threading: ThreadsOption
-    @Option(help: ArgumentHelp("Matrix products in fp32, or bf16: operands rounded to bfloat16, sums in FP32 (CPUs with AVX512-BF16 or AMX-BF16).",
+    @Option(help: ArgumentHelp("Matrix products in fp32, or bf16: operands rounded to bfloat16, sums in FP32 (CPUs with AVX512-BF16 or AMX-BF16). Default: translate bf16 where the CPU has it, else fp32; lm fp32.",
                                discussion: "Like PyTorch's fp32 matmul precision 'bf16': weights, activations and the optimizer stay FP32. With --resume, the run's own unless given."))
     var matmulPrecision: MatmulPrecision?
     @Option var seed: UInt64 = 1337
@@ -155,7 +155,7 @@ struct FitCommand: ParsableCommand {
         opts.seed = seed; opts.logEvery = logEvery; opts.checkpointEvery = checkpointEvery
         opts.keepCheckpoints = keepCheckpoints == 0 ? nil : keepCheckpoints   // a negative count is refused by `problem`
         opts.threads = threading.threads
-        opts.matmulPrecision = matmulPrecision
+        if let matmulPrecision { opts.matmulPrecision = matmulPrecision }
         var data = DataOptions()
         let absolute = { (p: String) in URL(fileURLWithPath: p).standardizedFileURL.path }
         data.corpus = corpus.map(absolute)

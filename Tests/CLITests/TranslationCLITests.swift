@@ -121,7 +121,11 @@ import TestSupport
         }
         let lmTrain = try trainOptions(lm), mtTrain = try trainOptions(mt)
         #expect(lmTrain["warmup"] as? Int == 100 && lmTrain["evalEvery"] as? Int == 200 && lmTrain["beta2"] as? Double == 0.95, "\(lmTrain)")
-        #expect(mtTrain["warmup"] as? Int == 300 && mtTrain["evalEvery"] as? Int == 500 && mtTrain["beta2"] as? Double == 0.98, "\(mtTrain)")
+        #expect(mtTrain["warmup"] as? Int == 450 && mtTrain["evalEvery"] as? Int == 1000 && mtTrain["beta2"] as? Double == 0.98, "\(mtTrain)")
+        // bf16 products by default for translation where the CPU has a bf16 kernel; the LM stays FP32 (nil: fp32).
+        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let hasBF16 = cpuinfo.contains(" amx_bf16") || cpuinfo.contains(" avx512_bf16")
+        #expect(mtTrain["matmulPrecision"] as? String == (hasBF16 ? "bf16" : "fp32") && lmTrain["matmulPrecision"] == nil, "\(mtTrain)")
         let r6 = try lmtrainRun(["generate", mt, "--prompt", "x"])
         #expect(isCleanFailure(r6) && r6.stderr.contains("is a translation model"), "\(r6.stderr)")
         // Non-UTF-8 input to translate names the line.
