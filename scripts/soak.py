@@ -1,6 +1,7 @@
 """Crash-consistency soak: trains with `lmtrain fit`, SIGKILLs it at random moments (some inside checkpoint
 writes), resumes after each kill, and checks that nothing trained is lost or changed:
 
+- every third kill waits for a checkpoint write to begin and lands inside it;
 - after every kill, the checkpoint on disk loads (the resume says so by training on), it is no more than one
   checkpoint interval behind the last step logged, every line of metrics.jsonl is whole JSON, and no file of
   the run is half-written (only hidden temporaries of the interrupted write, which the resume removes);
@@ -71,10 +72,30 @@ def logged_steps(run):
     return out
 
 
+def writes_under_way(run):
+    """The files whose atomic write is under way in RUN, from their traces on disk: a hidden temporary
+    `.NAME.tmp-PID`, or the previous optimizer's link, which lives from a checkpoint's first rename to its last."""
+    try:
+        names = os.listdir(run)
+    except OSError:
+        return set()
+    out = {n[1:n.rindex(".tmp-")] for n in names if n.startswith(".") and ".tmp-" in n}
+    return out | ({"optimizer.safetensors"} if "optimizer.previous.safetensors" in names else set())
+
+
+CHECKPOINT_FILES = {"model.safetensors", "optimizer.safetensors"}
+
+
+def writing(run):
+    """Whether a checkpoint write is under way in RUN."""
+    return bool(writes_under_way(run) & CHECKPOINT_FILES)
+
+
 def check_after_kill(run):
-    """What a kill may leave: whole files (or none yet), hidden temporaries. Returns (checkpoint step, in a write?)."""
+    """What a kill may leave: whole files (or none yet), hidden temporaries. Returns (checkpoint step, the files
+    whose write it interrupted)."""
     names = os.listdir(run)
-    in_write = any(n.startswith(".") and ".tmp-" in n for n in names) or "optimizer.previous.safetensors" in names
+    in_write = sorted(writes_under_way(run))
     for name in names:
         path = os.path.join(run, name)
         if name.endswith(".json") and not name.startswith("."):
@@ -104,19 +125,28 @@ def soak(task, kills, rng, work):
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
         attempts += 1
         if done < kills:
-            # Spread the kills over the run; every attempt gets far enough to train a little before most kills.
-            time.sleep(rng.uniform(0.05, 2.5 * span / kills))
-            before = logged_steps(run)
+            if done % 3 == 2:
+                # Every third kill aims at a checkpoint write: it waits for the write's traces (a hidden temporary
+                # or the previous optimizer's link) and kills at once.
+                # Traces a kill left behind count only once the resumed process has cleared them.
+                deadline = time.time() + 3 * span
+                while p.poll() is None and time.time() < deadline and writing(run):
+                    time.sleep(0.0002)
+                while p.poll() is None and time.time() < deadline and not writing(run):
+                    time.sleep(0.0002)
+            else:
+                # Spread the other kills over the run.
+                time.sleep(rng.uniform(0.05, 2.5 * span / kills))
             if p.poll() is None:
                 p.send_signal(signal.SIGKILL)
                 p.wait()
                 done += 1
                 step, in_write = check_after_kill(run)
-                in_writes += in_write
+                in_writes += bool(set(in_write) & CHECKPOINT_FILES)
                 last = logged_steps(run)[-1] if logged_steps(run) else 0
                 if step < last - EVERY:
                     raise AssertionError(f"kill {done}: checkpoint at step {step}, but step {last} was logged: more than one interval ({EVERY}) lost")
-                print(f"  kill {done}: logged step {last}, checkpoint step {step}{' (inside a checkpoint write)' if in_write else ''}", flush=True)
+                print(f"  kill {done}: logged step {last}, checkpoint step {step}{' (unfinished write of ' + ', '.join(in_write) + ' on disk)' if in_write else ''}", flush=True)
                 continue
         if p.wait() != 0:
             raise AssertionError(f"{' '.join(cmd)} failed; see {log.name}")
@@ -130,7 +160,7 @@ def soak(task, kills, rng, work):
     leftovers = [n for n in os.listdir(run) if ".tmp-" in n or n == "optimizer.previous.safetensors"]
     if leftovers:
         raise AssertionError(f"{task}: files left behind: {leftovers}")
-    print(f"soak {task}: {done} kills ({in_writes} inside checkpoint writes), {attempts} processes: final weights "
+    print(f"soak {task}: {done} kills ({in_writes} with a checkpoint write unfinished on disk), {attempts} processes: final weights "
           f"equal the uninterrupted run's bit for bit; metrics log steps 1…{STEPS} once each", flush=True)
     return done, in_writes
 

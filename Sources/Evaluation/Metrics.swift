@@ -24,16 +24,37 @@ public struct BLEUScore: Sendable {
     }
 }
 
+/// BLEU's sufficient statistics of one sentence or a corpus: lengths and, per n-gram order 1…4, the clipped
+/// matches and the hypothesis n-grams. They add.
+public struct BLEUStatistics: Sendable, Equatable {
+    public var hypothesisLength = 0, referenceLength = 0
+    public var correct = [Int](repeating: 0, count: 4), total = [Int](repeating: 0, count: 4)
+    public init() {}
+
+    public static func + (a: BLEUStatistics, b: BLEUStatistics) -> BLEUStatistics {
+        var s = a
+        s.hypothesisLength += b.hypothesisLength
+        s.referenceLength += b.referenceLength
+        for n in 0..<4 { s.correct[n] += b.correct[n]; s.total[n] += b.total[n] }
+        return s
+    }
+}
+
 public enum Metrics {
     /// Corpus BLEU of hypotheses against references (equal counts, checked by the caller).
     public static func bleu(hypotheses: [String], references: [String]) -> BLEUScore {
+        bleu(of: bleuStatistics(hypotheses: hypotheses, references: references).reduce(BLEUStatistics(), +))
+    }
+
+    /// Each sentence's BLEU sufficient statistics (sacreBLEU's `_extract_corpus_statistics`): corpus BLEU
+    /// is the BLEU of their sum, so a resampled corpus (the paired bootstrap) costs a sum, not a re-tokenisation.
+    public static func bleuStatistics(hypotheses: [String], references: [String]) -> [BLEUStatistics] {
         precondition(hypotheses.count == references.count)
-        var correct = [Int](repeating: 0, count: 4), total = [Int](repeating: 0, count: 4)
-        var sysLen = 0, refLen = 0
-        for (h, r) in zip(hypotheses, references) {
+        return zip(hypotheses, references).map { h, r in
             let ht = tokenize13a(rstrip(h)), rt = tokenize13a(rstrip(r))
-            sysLen += ht.count
-            refLen += rt.count
+            var s = BLEUStatistics()
+            s.hypothesisLength = ht.count
+            s.referenceLength = rt.count
             for n in 1...4 {
                 guard ht.count >= n else { continue }
                 var refCounts: [ArraySlice<String>: Int] = [:]
@@ -41,12 +62,17 @@ public enum Metrics {
                 var hypCounts: [ArraySlice<String>: Int] = [:]
                 for i in 0...(ht.count - n) { hypCounts[ht[i..<(i + n)], default: 0] += 1 }
                 for (g, c) in hypCounts {
-                    total[n - 1] += c
-                    if let rc = refCounts[g] { correct[n - 1] += min(c, rc) }
+                    s.total[n - 1] += c
+                    if let rc = refCounts[g] { s.correct[n - 1] += min(c, rc) }
                 }
             }
+            return s
         }
-        return bleuFromStatistics(correct: correct, total: total, sysLen: sysLen, refLen: refLen)
+    }
+
+    /// BLEU of summed statistics.
+    public static func bleu(of s: BLEUStatistics) -> BLEUScore {
+        bleuFromStatistics(correct: s.correct, total: s.total, sysLen: s.hypothesisLength, refLen: s.referenceLength)
     }
 
     /// sacreBLEU's `compute_bleu` with exp smoothing (mteval's method 3).

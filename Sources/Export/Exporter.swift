@@ -40,7 +40,7 @@ public enum Exporter {
             throw ExportError("\(output) already exists: choose another --output, or add --force to replace it")
         }
         let run = try Run.load(directory: directory)
-        let weights = checkpoint ?? RunPaths(directory).weights
+        let weights = RunPaths(directory).weights(named: checkpoint)
         guard fm.fileExists(atPath: weights) else {
             throw ExportError(checkpoint == nil
                 ? "\(directory) has no checkpoint (model.safetensors) yet: train it first with `lmtrain fit`, or give --checkpoint"

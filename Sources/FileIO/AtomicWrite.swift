@@ -30,9 +30,8 @@ public func writeAtomically(_ data: Data, to path: String) throws {
     close(fd)
     guard failure == 0 else {
         unlink(tmp.path)
-        throw FileError.unwritable(path, reason: failure == ENOSPC || failure == EDQUOT
-            ? "the disk is full: the file needs \(megabytes(data.count)), \(freeSpace(dir.path)) free there (free some space; the previous file is intact)"
-            : "writing failed: \(String(cString: strerror(failure)))")
+        if failure == ENOSPC || failure == EDQUOT { throw FileError.diskFull(path, needed: data.count, available: freeBytes(dir.path)) }
+        throw FileError.unwritable(path, reason: "writing failed: \(String(cString: strerror(failure)))")
     }
     if rename(tmp.path, path) != 0 {
         try? FileManager.default.removeItem(at: tmp)
@@ -43,11 +42,11 @@ public func writeAtomically(_ data: Data, to path: String) throws {
 /// "12.3 MB" (decimal megabytes, as `df -H` says).
 func megabytes(_ bytes: Int) -> String { String(format: "%.1f MB", Double(bytes) / 1e6) }
 
-/// The space an unprivileged writer has left on the file system of `dir`, as text.
-func freeSpace(_ dir: String) -> String {
+/// The bytes an unprivileged writer has left on the file system of `dir` (nil if it cannot be told).
+public func freeBytes(_ dir: String) -> Int? {
     var st = statvfs()
-    guard statvfs(dir, &st) == 0 else { return "an unknown amount" }
-    return megabytes(Int(st.f_bavail) * Int(st.f_frsize))
+    guard statvfs(dir, &st) == 0 else { return nil }
+    return Int(st.f_bavail) * Int(st.f_frsize)
 }
 
 /// Removes from `dir` the temporary files of `writeAtomically` calls whose process died before the rename

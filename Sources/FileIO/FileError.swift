@@ -6,6 +6,8 @@ public enum FileError: Error, CustomStringConvertible, Equatable {
     case unreadable(String, reason: String)
     case invalidUTF8(file: String, line: Int)
     case unwritable(String, reason: String)
+    /// A write ran out of space: the bytes the file needed, and those free on its file system (nil: unknown).
+    case diskFull(String, needed: Int, available: Int?)
 
     public var description: String {
         switch self {
@@ -19,6 +21,9 @@ public enum FileError: Error, CustomStringConvertible, Equatable {
             return "\(file):\(line): invalid UTF-8 (convert the file to UTF-8, e.g. with iconv -f LATIN1 -t UTF-8)"
         case .unwritable(let p, let reason):
             return "cannot write \(p): \(reason) (choose another place or fix its permissions)"
+        case .diskFull(let p, let needed, let available):
+            let free = available.map { megabytes($0) + " are" } ?? "an unknown amount is"
+            return "cannot write \(p): the disk is full (the file needs \(megabytes(needed)); \(free) free there): free some space, then run again (the file it replaces is intact)"
         }
     }
 }

@@ -35,13 +35,20 @@ public struct LoadedRun<M: RunModel> {
     public let tokenizer: BPETokenizer
     public let model: M
 
-    /// `checkpoint`: a weights file to use instead of RUN/model.safetensors (a kept snapshot, or an average).
+    /// `checkpoint`: the weights to use instead of RUN/model.safetensors: "best" (RUN/model.best.safetensors, the
+    /// best validation), "averaged" (`lmtrain average`'s), or a file (a kept snapshot, say).
     public init(directory: String, threads: Int, checkpoint: String? = nil) throws {
         self.directory = directory
         run = try Run.load(directory: directory, expecting: M.task)
         tokenizer = try run.loadTokenizer(directory: directory)
         model = M.make(run.model, pool: ThreadPool(threads: threads))!
-        _ = try WeightsFile.load(path: checkpoint ?? RunPaths(directory).weights, into: model)
+        let path = RunPaths(directory).weights(named: checkpoint)
+        if checkpoint == "best" || checkpoint == "averaged", !FileManager.default.fileExists(atPath: path) {
+            throw RunError.invalidOption(checkpoint == "best"
+                ? "\(directory) has no model.best.safetensors yet: fit writes it at each validation that beats the earlier ones"
+                : "\(directory) has no model.averaged.safetensors: make it with `lmtrain average \(directory) --last N`")
+        }
+        _ = try WeightsFile.load(path: path, into: model)
     }
 
 }

@@ -92,6 +92,10 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     public var matmulPrecision: MatmulPrecision? = nil
     /// Share of the corpus's last lines held out for validation when no validation file is given.
     public var validFraction = 0.02
+    /// Early stopping: stop when the best-metric has not improved for this many validations (nil: never).
+    public var patience: Int? = nil
+    /// What "best" means for RUN/model.best.safetensors and early stopping (nil: validation NLL).
+    public var bestMetric: BestMetric? = nil
 
     public init() {}
 
@@ -107,6 +111,7 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     }
 
     public var precision: MatmulPrecision { matmulPrecision ?? .fp32 }
+    public var best: BestMetric { bestMetric ?? .nll }
 
     /// What is wrong with these options for a run of `task`, as one line, or nil.
     public func problem(task: RunTask) -> String? {
@@ -121,7 +126,23 @@ public struct TrainOptions: Codable, Sendable, Equatable {
         if threads < 1 { return "--threads must be at least 1" }
         if logEvery < 1 || evalEvery < 1 || checkpointEvery < 1 { return "--eval-every, --checkpoint-every and --log-every must be at least 1" }
         if let k = keepCheckpoints, k < 0 { return "--keep-checkpoints must be 0 (none) or more" }
+        if let p = patience, p < 1 { return "--patience must be at least 1 (validations without improvement)" }
+        if best == .bleu && task != .translate { return "--best-metric bleu is for translation runs; a language model keeps its best by nll" }
         return precision.unavailableReason
+    }
+}
+
+/// The validation measure that picks RUN/model.best.safetensors and drives `--patience`.
+public enum BestMetric: String, Codable, Sendable, CaseIterable {
+    /// Teacher-forced validation NLL, lower is better.
+    case nll
+    /// Greedy BLEU of the first `--bleu-sentences` validation pairs (translation), higher is better.
+    case bleu
+
+    /// Whether `score` beats `best` (nil: nothing yet).
+    public func improves(_ score: Double, on best: Double?) -> Bool {
+        guard let best else { return true }
+        return self == .nll ? score < best : score > best
     }
 }
 
@@ -287,6 +308,18 @@ public struct RunPaths: Sendable {
     public var metrics: String { directory + "/metrics.jsonl" }
     /// Cached token ids of the corpora.
     public var idCache: String { directory + "/data" }
+    /// The weights of the best validation so far (`BestMetric`).
+    public var bestWeights: String { directory + "/model.best.safetensors" }
+    /// The weights file a `--checkpoint` value names: "best" and "averaged" are the run's own best and
+    /// averaged weights, "last" (or nil) its last checkpoint, anything else a path.
+    public func weights(named name: String?) -> String {
+        switch name {
+        case nil, "last": return weights
+        case "best": return bestWeights
+        case "averaged": return averagedWeights
+        case let path?: return path
+        }
+    }
     /// Weight snapshots kept for averaging.
     public var snapshots: String { directory + "/checkpoints" }
     public var averagedWeights: String { directory + "/model.averaged.safetensors" }

@@ -14,6 +14,11 @@ public struct TrainState: Codable, Sendable, Equatable {
     public var elapsed = 0.0
     /// A time-budgeted run: `elapsed` when its warm-up ended (nil before, and for step budgets).
     public var warmupEnded: Double? = nil
+    /// The best validation score so far (`TrainOptions.best`), its step, and the validations since it: early
+    /// stopping resumes where it was. Optional so older checkpoints load.
+    public var bestScore: Double? = nil, bestStep: Int? = nil, validationsSinceBest: Int? = nil
+    /// The step of the last validation counted (a finished run resumed validates its last step again).
+    public var trackedStep: Int? = nil
     public init(batcherState: UInt64) { self.batcherState = batcherState }
 }
 
@@ -70,8 +75,16 @@ public enum Checkpoint {
         try WeightsFile.load(path: RunPaths(run).weights, into: model)
     }
 
-    /// The training state of RUN's checkpoint (step, time spent, data position), without loading the model.
+    /// Whether RUN has a checkpoint at all. The weights are renamed in last, so without them there is none: a
+    /// run killed before (or during) its first save starts over.
+    public static func exists(run: String) -> Bool {
+        FileManager.default.fileExists(atPath: RunPaths(run).weights)
+    }
+
+    /// The training state of RUN's checkpoint (step, time spent, data position), without loading the model;
+    /// step 0 where the run has no checkpoint yet.
     public static func loadState(run: String) throws -> TrainState {
+        if !exists(run: run) { return TrainState(batcherState: 0) }
         let weights: SafeTensors
         do { weights = try SafeTensors(path: RunPaths(run).weights) } catch { throw RunError.badCheckpoint("\(error)") }
         return try openOptimizer(run: run, step: Int(weights.metadata["step"] ?? "") ?? 0).state

@@ -1,3 +1,4 @@
+import FileIO
 import Foundation
 import Kernels
 import Model
@@ -8,6 +9,8 @@ public enum TrainingEvent {
     case step(StepReport)
     case validation(ValidationReport)
     case checkpoint(step: Int)
+    /// A validation beat every earlier one (on `TrainOptions.best`); RUN/model.best.safetensors now holds it.
+    case best(step: Int, score: Double)
 }
 
 public struct StepReport: Sendable {
@@ -28,7 +31,11 @@ public struct ValidationReport: Sendable {
 }
 
 /// How a run ended.
-public enum TrainingOutcome: Equatable { case finished, interrupted }
+public enum TrainingOutcome: Equatable {
+    case finished, interrupted
+    /// `--patience` validations in a row did not improve on the best.
+    case stoppedEarly
+}
 
 /// The training loop, shared by language modelling and translation (a `TrainingTask` supplies batches and
 /// validation): gradient accumulation, clipping, AdamW under a warm-up + cosine schedule, periodic
@@ -68,7 +75,9 @@ public final class Trainer {
         let model = task.trainable
         optimizer = AdamW(layout: model.layout)
         metrics = try MetricsLog(path: RunPaths(run).metrics)
-        if resume {
+        // A run killed before its first checkpoint has nothing to load: it starts again from its seed, which
+        // gives the same run as if it had never been stopped.
+        if resume && Checkpoint.exists(run: run) {
             let step = try Checkpoint.loadWeights(run: run, into: model)
             state = try Checkpoint.loadOptimizer(run: run, into: optimizer, count: model.layout.count, weightsStep: step)
             try metrics.truncate(afterStep: state.step)
@@ -138,6 +147,7 @@ public final class Trainer {
         }
         while true {
             if let total = state.totalSteps, state.step >= total { break }
+            if patienceRanOut { outcome = .stoppedEarly; break }
             let stepStart = clock()
             state.elapsed = stepStart - started
             if budgetSpent() { break }
@@ -192,7 +202,9 @@ public final class Trainer {
             }
             if state.step % options.evalEvery == 0 {
                 let t = clock()
-                onEvent(.validation(validate()))
+                let v = validate()
+                onEvent(.validation(v))
+                try trackBest(v, onEvent)
                 // Validation time is not training time: restart the rate window after it.
                 windowStart = clock()
                 windowTokens = 0
@@ -204,12 +216,46 @@ public final class Trainer {
                 try saveCheckpoint(onEvent)
                 checkpointSeconds = clock() - t
             }
+            // The metrics log could not be written (a full disk): keep what can be kept, then stop.
+            if let failure = metrics.failure {
+                state.elapsed = clock() - started
+                try? saveCheckpoint(onEvent)
+                throw failure
+            }
         }
         // End with a validation of the final weights (unless the last step just had one).
-        if state.step % options.evalEvery != 0 || state.step == 0 { onEvent(.validation(validate())) }
+        if state.step % options.evalEvery != 0 || state.step == 0 {
+            let v = validate()
+            onEvent(.validation(v))
+            try trackBest(v, onEvent)
+        }
         state.elapsed = clock() - started
         try saveCheckpoint(onEvent)
         return outcome
+    }
+
+    /// Whether early stopping's patience is spent (then the loop stops, and a resumed run does not go on).
+    var patienceRanOut: Bool {
+        guard let patience = options.patience else { return false }
+        return (state.validationsSinceBest ?? 0) >= patience
+    }
+
+    /// Keeps the best validation: when `v` improves on it, RUN/model.best.safetensors (written atomically)
+    /// becomes these weights; otherwise one more validation without improvement counts towards `--patience`.
+    /// A step validated twice (a finished run resumed) counts once.
+    func trackBest(_ v: ValidationReport, _ onEvent: (TrainingEvent) -> Void) throws {
+        let metric = options.best
+        guard v.step > 0, v.step != state.trackedStep, let score = metric == .nll ? v.nll : v.extra["bleu"] else { return }
+        state.trackedStep = v.step
+        if metric.improves(score, on: state.bestScore) {
+            try writeRunFile(try WeightsFile.serialize(task.trainable, step: v.step), to: RunPaths(run).bestWeights)
+            state.bestScore = score
+            state.bestStep = v.step
+            state.validationsSinceBest = 0
+            onEvent(.best(step: v.step, score: score))
+        } else {
+            state.validationsSinceBest = (state.validationsSinceBest ?? 0) + 1
+        }
     }
 
     func saveCheckpoint(_ onEvent: (TrainingEvent) -> Void) throws {
@@ -232,9 +278,12 @@ public final class Trainer {
     }
 }
 
-/// RUN/metrics.jsonl: one JSON object per line, appended and flushed as they come.
+/// RUN/metrics.jsonl: one JSON object per line, appended as they come, each line in one write(2) so a kill
+/// never splits one. A write that fails (a full disk) is kept in `failure` for the training loop to stop on;
+/// a partial line it may leave is dropped by `truncate` when the run resumes.
 final class MetricsLog {
     let path: String
+    private(set) var failure: Error?
     init(path: String) throws {
         self.path = path
         if !FileManager.default.fileExists(atPath: path) {
@@ -243,11 +292,17 @@ final class MetricsLog {
     }
 
     func write(_ fields: [String: Any]) {
-        guard let d = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]),
-              let h = FileHandle(forWritingAtPath: path) else { return }
-        h.seekToEndOfFile()
-        h.write(d + Data("\n".utf8))
-        try? h.close()
+        guard failure == nil, let d = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]) else { return }
+        let line = d + Data("\n".utf8)
+        let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        guard fd >= 0 else { failure = FileError.unwritable(path, reason: String(cString: strerror(errno))); return }
+        defer { close(fd) }
+        let n = line.withUnsafeBytes { Foundation.write(fd, $0.baseAddress!, $0.count) }
+        if n != line.count {
+            let err = n < 0 ? errno : ENOSPC
+            failure = err == ENOSPC ? FileError.diskFull(path, needed: line.count, available: freeBytes((path as NSString).deletingLastPathComponent))
+                                    : FileError.unwritable(path, reason: String(cString: strerror(err)))
+        }
     }
 
     /// Drops entries after `step` (a resumed run rewrites them), or everything for a fresh run (step 0).

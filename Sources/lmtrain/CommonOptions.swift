@@ -15,6 +15,7 @@ extension Normalization: ExpressibleByArgument {}
 extension MatmulPrecision: ExpressibleByArgument {}
 extension RunTask: ExpressibleByArgument {}
 extension LabelSmoothingStyle: ExpressibleByArgument {}
+extension BestMetric: ExpressibleByArgument {}
 extension GPTConfig.Preset: ExpressibleByArgument {}
 
 /// Worker threads of a command that runs a model.
@@ -29,7 +30,7 @@ struct ThreadsOption: ParsableArguments {
 /// The run an inference command reads, and which of its weights files.
 struct RunOptions: ParsableArguments {
     @Argument(help: "Run directory of `lmtrain fit`.") var runDirectory: String
-    @Option(help: "Weights file to use instead of RUN/model.safetensors (e.g. from `lmtrain average`).") var checkpoint: String?
+    @Option(help: "Weights to use instead of RUN/model.safetensors: best (the best validation's), averaged (from `lmtrain average`), or a file.") var checkpoint: String?
 }
 
 /// A wall-clock budget such as "90s", "10m", "1h30m" or "45" (seconds).

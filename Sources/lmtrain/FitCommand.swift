@@ -66,6 +66,11 @@ struct FitCommand: ParsableCommand {
                                discussion: "Like PyTorch's fp32 matmul precision 'bf16': weights, activations and the optimizer stay FP32. With --resume, the run's own unless given."))
     var matmulPrecision: MatmulPrecision?
     @Option var seed: UInt64 = 1337
+    @Option(help: ArgumentHelp("Stop when the best metric has not improved for N validations in a row (default: never).",
+                               discussion: "Whatever the patience, RUN/model.best.safetensors keeps the weights of the best validation; translate, eval and generate take them with --checkpoint best."))
+    var patience: Int?
+    @Option(help: "What the best validation is: nll (lower is better; default) or bleu (translation: greedy BLEU of the --bleu-sentences pairs).")
+    var bestMetric: BestMetric?
 
     /// What `--resume` may be given with: a new budget, and how to run (not what to train).
     static let resumeOptions: Set<String> = ["--resume", "--steps", "--time", "--threads", "--matmul-precision"]
@@ -90,6 +95,7 @@ struct FitCommand: ParsableCommand {
             throw ValidationError("--encoder-layers and --decoder-layers are for translation; a language model takes --layers")
         }
         if let p = matmulPrecision?.unavailableReason { throw ValidationError(p) }
+        if bestMetric == .bleu && bleuSentences == 0 { throw ValidationError("--best-metric bleu needs validation BLEU: give --bleu-sentences more than 0") }
         if resume == nil, let p = newRun(vocabSize: vocabSize, task: try inferredTask()).problem {
             throw ValidationError(p)
         }
@@ -156,6 +162,8 @@ struct FitCommand: ParsableCommand {
         opts.keepCheckpoints = keepCheckpoints == 0 ? nil : keepCheckpoints   // a negative count is refused by `problem`
         opts.threads = threading.threads
         if let matmulPrecision { opts.matmulPrecision = matmulPrecision }
+        opts.patience = patience
+        opts.bestMetric = bestMetric
         var data = DataOptions()
         let absolute = { (p: String) in URL(fileURLWithPath: p).standardizedFileURL.path }
         data.corpus = corpus.map(absolute)
@@ -210,13 +218,22 @@ struct FitCommand: ParsableCommand {
                 lastValid = String(format: " | valid ppl %.2f acc %.1f%%", v.perplexity, v.accuracy * 100) + (v.extra["bleu"].map { String(format: " BLEU %.1f", $0) } ?? "")
             case .checkpoint:
                 break
+            case .best:
+                lastValid += " (best)"
             }
         }
         let final = finalReport ?? trainer.validate()
+        let how = outcome == .interrupted ? "interrupted" : outcome == .stoppedEarly ? "stopped early" : "done"
         bar.finish(String(format: "%@ at step %d: valid nll %.4f, perplexity %.2f, accuracy %.1f%%",
-                          outcome == .interrupted ? "interrupted" : "done", trainer.state.step, final.nll, final.perplexity, final.accuracy * 100)
+                          how, trainer.state.step, final.nll, final.perplexity, final.accuracy * 100)
                    + (final.extra["bleu"].map { String(format: ", greedy BLEU %.2f (first %d validation pairs)", $0, session.run.data.bleuSentences) } ?? ""))
         try writeCurves(run: runDir, to: RunPaths(runDir).curves)
+        let opts = session.run.train
+        if outcome == .stoppedEarly, let best = trainer.state.bestStep, let score = trainer.state.bestScore {
+            printErr("validation \(opts.best.rawValue) has not improved for \(opts.patience ?? 0) validations; the best, \(String(format: "%.4f", score)) at step \(best), is in \(RunPaths(runDir).bestWeights) (--checkpoint best)")
+        } else if let best = trainer.state.bestStep, best != trainer.state.step {
+            printErr("the best validation \(opts.best.rawValue) was at step \(best): \(RunPaths(runDir).bestWeights) (--checkpoint best)")
+        }
         printErr(outcome == .interrupted ? "checkpoint saved; continue with: lmtrain fit --resume \(runDir)" : "saved \(runDir)/model.safetensors and curves.svg")
     }
 }
