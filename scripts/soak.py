@@ -135,8 +135,9 @@ def soak(task, kills, rng, work):
                 while p.poll() is None and time.time() < deadline and not writing(run):
                     time.sleep(0.0002)
             else:
-                # Spread the other kills over the run.
-                time.sleep(rng.uniform(0.05, 2.5 * span / kills))
+                # Spread the other kills over the run: on average half a share of the run's length apart, so every
+                # kill lands before the run can end.
+                time.sleep(rng.uniform(0.05, span / kills))
             if p.poll() is None:
                 p.send_signal(signal.SIGKILL)
                 p.wait()
@@ -151,6 +152,8 @@ def soak(task, kills, rng, work):
         if p.wait() != 0:
             raise AssertionError(f"{' '.join(cmd)} failed; see {log.name}")
         break
+    if done < kills:
+        raise AssertionError(f"only {done} of {kills} kills landed before the run ended")
     steps = logged_steps(run)
     if steps != list(range(1, STEPS + 1)):
         raise AssertionError(f"metrics.jsonl logs {len(steps)} training steps, not each of 1…{STEPS} once")

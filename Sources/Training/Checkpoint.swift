@@ -37,7 +37,12 @@ public enum Checkpoint {
         let paths = RunPaths(run)
         // The weights on disk are the last checkpoint's until the final rename below; keep their optimizer.
         unlink(paths.previousOptimizer)
-        if link(paths.optimizer, paths.previousOptimizer) != 0 && errno != ENOENT { throw RunError.unwritable(paths.previousOptimizer) }
+        if link(paths.optimizer, paths.previousOptimizer) != 0 && errno != ENOENT {
+            // A file system without hard links (some network and FAT mounts): a copy does the same, slower.
+            do { try FileManager.default.copyItem(atPath: paths.optimizer, toPath: paths.previousOptimizer) } catch {
+                throw RunError.unwritable(paths.previousOptimizer)
+            }
+        }
         try writeRunFile(try SafeTensors.serialize(opt, metadata: ["format": "lmtrain-optimizer", "state": stateJSON,
                                                                  "adam_step": "\(optimizer.step)"]),
                       to: paths.optimizer)
