@@ -25,7 +25,10 @@ int lmt_cpu_has_avx512_bf16(void) {
 /// C[R×32] = α·Σ_chunks A·B + β·C for rows 0..<R of a sliver (R ≤ 12, a constant once inlined, so the
 /// accumulators live in registers). β = 0 never reads C.
 __attribute__((target("avx512f,avx512bw,avx512bf16"), always_inline))
-static inline void rows_bf16(const int R, long chunks, const uint16_t *a, const uint16_t *b, float *c, long ldc,
+static inline void rows_bf16(const int R, long chunks,
+                             const uint16_t *a,   // row 0 of the group in an A sliver: [chunks][32 rows][32 k]
+                             const uint16_t *b,   // [chunks][2][16][16][2]
+                             float *c, long ldc,  // [R, 32], row stride ldc
                              float alpha, float beta) {
     __m512 acc[12][2];
     for (int r = 0; r < R; r++) { acc[r][0] = _mm512_setzero_ps(); acc[r][1] = _mm512_setzero_ps(); }
@@ -58,8 +61,11 @@ static inline void rows_bf16(const int R, long chunks, const uint16_t *a, const 
 }
 
 __attribute__((target("avx512f,avx512bw,avx512bf16")))
-void lmt_avx512_bf16_kernel_32x32(long kc, const uint16_t *a, const uint16_t *b, float *c, long ldc, float alpha,
-                                  float beta) {
+void lmt_avx512_bf16_kernel_32x32(long kc,
+                                  const uint16_t *a,   // [ceil(kc/32)][32 rows][32 k] bf16 (lmt_bf16_pack_a)
+                                  const uint16_t *b,   // [ceil(kc/32)][2][16 pairs][16 columns][2] bf16 (lmt_bf16_pack_b)
+                                  float *c, long ldc,  // [32, 32], row stride ldc
+                                  float alpha, float beta) {
     long chunks = (kc + 31) / 32;
     rows_bf16(12, chunks, a, b, c, ldc, alpha, beta);
     rows_bf16(12, chunks, a + 12 * 32, b, c + 12 * ldc, ldc, alpha, beta);
