@@ -14,8 +14,8 @@ def median(xs):
     return statistics.median(xs)
 
 
-def cpu_name():
-    """The model name, with family/model and the SIMD that matters here (a VM may say only "AMD EPYC")."""
+def cpuinfo():
+    """The first CPU's fields of /proc/cpuinfo (None where there is no such file)."""
     fields = {}
     try:
         for line in open("/proc/cpuinfo"):
@@ -23,6 +23,14 @@ def cpu_name():
                 k, v = (x.strip() for x in line.split(":", 1))
                 fields.setdefault(k, v)
     except OSError:
+        return None
+    return fields
+
+
+def cpu_name():
+    """The model name, with family/model and the SIMD that matters here (a VM may say only "AMD EPYC")."""
+    fields = cpuinfo()
+    if fields is None:
         return platform.processor() or "unknown CPU"
     flags = set(fields.get("flags", "").split())
     simd = [name for flag, name in (("avx512f", "AVX-512"), ("avx512_bf16", "AVX512-BF16"), ("avx512_vnni", "VNNI"),
@@ -33,13 +41,8 @@ def cpu_name():
 
 def cpu_slug():
     """A short name for the CPU family, for sections kept per machine ("amd-zen4", "intel-amx", ...)."""
-    fields = {}
-    try:
-        for line in open("/proc/cpuinfo"):
-            if ":" in line:
-                k, v = (x.strip() for x in line.split(":", 1))
-                fields.setdefault(k, v)
-    except OSError:
+    fields = cpuinfo()
+    if fields is None:
         return platform.machine() or "unknown"
     vendor, flags = fields.get("vendor_id", ""), set(fields.get("flags", "").split())
     family, model = int(fields.get("cpu family", "0")), int(fields.get("model", "0"))

@@ -65,7 +65,7 @@ def logged_steps(run):
     if data and not data.endswith("\n"):
         raise AssertionError(f"{path} ends in a half line: {data[-80:]!r}")
     out = []
-    for i, line in enumerate(data.splitlines()):
+    for line in data.splitlines():
         o = json.loads(line)   # raises on a half-written line
         if "split" not in o:
             out.append(o["step"])
@@ -127,8 +127,8 @@ def soak(task, kills, rng, work):
         if done < kills:
             if done % 3 == 2:
                 # Every third kill aims at a checkpoint write: it waits for the write's traces (a hidden temporary
-                # or the previous optimizer's link) and kills at once.
-                # Traces a kill left behind count only once the resumed process has cleared them.
+                # or the previous optimizer's link) and kills at once; traces an earlier kill left behind count
+                # only once the resumed process has cleared them.
                 deadline = time.time() + 3 * span
                 while p.poll() is None and time.time() < deadline and writing(run):
                     time.sleep(0.0002)
@@ -144,7 +144,7 @@ def soak(task, kills, rng, work):
                 done += 1
                 step, in_write = check_after_kill(run)
                 in_writes += bool(set(in_write) & CHECKPOINT_FILES)
-                last = logged_steps(run)[-1] if logged_steps(run) else 0
+                last = (logged_steps(run) or [0])[-1]
                 if step < last - EVERY:
                     raise AssertionError(f"kill {done}: checkpoint at step {step}, but step {last} was logged: more than one interval ({EVERY}) lost")
                 print(f"  kill {done}: logged step {last}, checkpoint step {step}{' (unfinished write of ' + ', '.join(in_write) + ' on disk)' if in_write else ''}", flush=True)

@@ -26,8 +26,9 @@ public struct PairedBootstrap: Sendable {
     /// Compares `system` with `baseline` against `references` (all equally long, non-empty).
     public init(baseline: [String], system: [String], references: [String], samples: Int = 1000, seed: UInt64 = 12345) {
         precondition(baseline.count == references.count && system.count == references.count && !references.isEmpty && samples > 0)
-        let a = Self.flat(Metrics.bleuStatistics(hypotheses: baseline, references: references))
-        let b = Self.flat(Metrics.bleuStatistics(hypotheses: system, references: references))
+        let statsA = Metrics.bleuStatistics(hypotheses: baseline, references: references)
+        let statsB = Metrics.bleuStatistics(hypotheses: system, references: references)
+        let a = Self.flat(statsA), b = Self.flat(statsB)
         let n = references.count
         var rng = SplitMix64(seed: seed)
         var scoresA = [Double](), scoresB = [Double]()
@@ -41,9 +42,7 @@ public struct PairedBootstrap: Sendable {
             }
             scoresA.append(Self.score(sumA)); scoresB.append(Self.score(sumB))
         }
-        var sumAll = [Int](repeating: 0, count: 10), sumAllB = sumAll
-        for i in stride(from: 0, to: a.count, by: 10) { for k in 0..<10 { sumAll[k] += a[i + k]; sumAllB[k] += b[i + k] } }
-        let real = (Self.score(sumAll), Self.score(sumAllB))
+        let real = (Metrics.bleu(of: statsA.reduce(BLEUStatistics(), +)).score, Metrics.bleu(of: statsB.reduce(BLEUStatistics(), +)).score)
         let diffs = zip(scoresA, scoresB).map { abs($1 - $0) }
         let meanDiff = diffs.reduce(0, +) / Double(samples)
         let observed = abs(real.1 - real.0)

@@ -11,9 +11,9 @@ import Training
 @Suite struct EarlyStoppingTests {
     let config = GPTConfig(vocabSize: 50, context: 16, dModel: 32, layers: 2, heads: 4, dropout: 0)
 
-    func trainer(run: String, patience: Int?, resume: Bool) throws -> Trainer {
+    func trainer(run: String, patience: Int?, resume: Bool, steps: Int = 400) throws -> Trainer {
         var o = TrainOptions()
-        o.steps = 400; o.batchSize = 4; o.lr = 1e-2; o.warmup = 5
+        o.steps = steps; o.batchSize = 4; o.lr = 1e-2; o.warmup = 5
         o.evalEvery = 5; o.checkpointEvery = 1_000_000; o.logEvery = 1_000_000; o.threads = 2; o.evalTokens = 512
         o.patience = patience
         return try Trainer(model: GPT(config: config, pool: ThreadPool(threads: 2)), options: o, run: run,
@@ -57,12 +57,7 @@ import Training
     @Test func withoutPatienceTheBestIsKeptAndTrainingGoesOn() throws {
         let run = tempRun()
         defer { try? FileManager.default.removeItem(atPath: run) }
-        var o = TrainOptions()
-        o.steps = 60; o.batchSize = 4; o.lr = 1e-2; o.warmup = 5
-        o.evalEvery = 5; o.checkpointEvery = 1_000_000; o.logEvery = 1_000_000; o.threads = 2; o.evalTokens = 512
-        let t = try Trainer(model: GPT(config: config, pool: ThreadPool(threads: 2)), options: o, run: run,
-                            train: syntheticStream(vocab: 50, length: 3000, seed: 1),
-                            valid: syntheticStream(vocab: 50, length: 600, seed: 2), eos: 3, prior: nil, resume: false)
+        let t = try trainer(run: run, patience: nil, resume: false, steps: 60)
         #expect(try t.run(shouldStop: { false }) { _ in } == .finished && t.state.step == 60)
         let v = try validations(run)
         let best = try #require(v.min { $0.nll < $1.nll })
