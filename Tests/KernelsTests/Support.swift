@@ -22,6 +22,12 @@ final class Buffer {
     /// Fills with NaN so any element a kernel should write but does not is caught.
     func poison() { p.update(repeating: .nan, count: count) }
     func copy() -> Buffer { let b = Buffer(count); b.p.update(from: p, count: count); return b }
+    /// Runs `body` on a scratch copy that lives until `body` returns. (`copy().p` passed straight to a call
+    /// dangles: nothing holds the temporary copy once its pointer is read, and it may be freed before the call.)
+    func withCopy<R>(_ body: (UnsafeMutablePointer<Float>) -> R) -> R {
+        let b = copy()
+        return withExtendedLifetime(b) { body(b.p) }
+    }
     var array: [Float] { Array(UnsafeBufferPointer(start: p, count: count)) }
     subscript(i: Int) -> Float { get { p[i] } set { p[i] = newValue } }
     deinit { p.deallocate() }
