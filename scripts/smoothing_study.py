@@ -1,232 +1,471 @@
-"""Driver of scripts/smoothing-study (standard library only): runs lmtrain, collects its JSON, writes the report."""
+"""Driver of scripts/smoothing-study (standard library only).
+
+A study is a named set of runs: every combination of the --smoothing, --style and --bpe-dropout lists, each with
+--seeds seeds, on one data setting (the training file, or a --subset of it, with --label-noise). Its files live in
+RUNS/NAME: the data actually trained on, the shared tokenizer, one run directory per setting and seed, and
+each run's measures (RUN/study/*.json). Everything is resumable: a finished run is skipped, an interrupted one is
+resumed with `fit --resume`, and each measure is saved as it is made. The report goes to OUTPUT/NAME.
+"""
 import argparse
+import hashlib
 import json
+import math
 import os
+import random
 import shutil
 import subprocess
 import sys
 import time
 
-BIN = ".build/release/lmtrain"
-RUNS = [  # (name, ε, style)
-    ("eps0", 0.0, "uniform"),
-    ("eps0.05", 0.05, "uniform"),
-    ("eps0.1", 0.1, "uniform"),
-    ("eps0.2", 0.2, "uniform"),
-    ("unigram0.1", 0.1, "unigram"),
-]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import study_report  # noqa: E402
+
+BIN = os.environ.get("LMTRAIN_BIN", ".build/release/lmtrain")
 
 
 def log(msg):
     print(f"study: {msg}", file=sys.stderr, flush=True)
 
 
-def run(cmd, stdout=None, stdin=None):
-    """Runs a command with its progress on our stderr; returns its stdout (when captured)."""
+def run(cmd, stdout=None, stdin=None, ok=(0,)):
+    """Runs a command with its progress on our stderr; returns (status, captured stdout)."""
     p = subprocess.run(cmd, stdout=subprocess.PIPE if stdout is None else stdout, stdin=stdin, text=True)
-    if p.returncode != 0:
+    if p.returncode not in ok:
         sys.exit(f"study: {' '.join(cmd)} failed with status {p.returncode}")
-    return p.stdout
+    return p.returncode, p.stdout
 
 
 def last_json(text):
     return json.loads(text.strip().split("\n")[-1])
 
 
-def duration(s):
-    total, num = 0.0, ""
-    for ch in s:
-        if ch.isdigit() or ch == ".":
-            num += ch
-            continue
-        total += float(num) * {"h": 3600, "m": 60, "s": 1}[ch]
-        num = ""
-    return total + (float(num) if num else 0)
+def save_json(obj, path):
+    """Atomically: a kill leaves the old file or the new one."""
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def load_json(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def floats(s):
+    return [float(x) for x in s.split(",") if x != ""]
+
+
+def parse():
+    ap = argparse.ArgumentParser(prog="scripts/smoothing-study", description="the label-smoothing study")
+    ap.add_argument("name", help="study name: its runs go to RUNS/NAME, its report to OUTPUT/NAME")
+    ap.add_argument("--task", choices=["translate", "lm"], default="translate")
+    ap.add_argument("--train", help="training file (default: the bible's, of the task)")
+    ap.add_argument("--valid", help="validation file (default: the bible's)")
+    ap.add_argument("--test", help="test file (default: the bible's)")
+    ap.add_argument("--subset", type=int, default=0, help="train on N training pairs (or lines) drawn with --data-seed")
+    ap.add_argument("--label-noise", type=float, default=0.0,
+                    help="translation: this share of training pairs get another pair's target (a seeded derangement)")
+    ap.add_argument("--data-seed", type=int, default=1, help="seed of the subset and of the noise (the same for every run)")
+    ap.add_argument("--smoothing", default="0,0.1,0.2", help="list of ε")
+    ap.add_argument("--style", default="uniform", help="list of smoothing styles (uniform, fairseq, unigram)")
+    ap.add_argument("--bpe-dropout", default="0", help="list of BPE-dropout probabilities (translation)")
+    ap.add_argument("--seeds", type=int, default=3, help="seeds per setting (1, 2, …)")
+    ap.add_argument("--vocab-size", type=int, default=8000, help="of the study's one tokenizer, trained on its training data")
+    ap.add_argument("--steps", type=int, default=8000, help="step budget of each run (the schedule's length)")
+    ap.add_argument("--patience", type=int, default=8, help="early stopping: validations without a better NLL")
+    ap.add_argument("--eval-every", type=int, default=250)
+    ap.add_argument("--fit-args", default="", help="more `lmtrain fit` options, e.g. \"--preset tiny --dropout 0.3\"")
+    ap.add_argument("--beams", default="1,4,12,50", help="beam sizes decoded (translation)")
+    ap.add_argument("--lenpens", default="1,0", help="length penalties α decoded at each beam > 1")
+    ap.add_argument("--test-sentences", type=int, default=500, help="test pairs decoded (a prefix; 0: all)")
+    ap.add_argument("--samples", type=int, default=1000, help="bootstrap resamples")
+    ap.add_argument("--prompts", type=int, default=100, help="lm: test lines whose first words are continued greedily")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--runs", default="runs/study", help="where studies keep their runs")
+    ap.add_argument("--output", default="docs/smoothing-study", help="where studies write their reports")
+    ap.add_argument("--no-train", action="store_true", help="measure and report the finished runs only")
+    ap.add_argument("--no-measure", action="store_true", help="train only (measure later, e.g. with --no-train)")
+    ap.add_argument("--report-only", action="store_true", help="rewrite the report from the saved measures")
+    a = ap.parse_args()
+    a.smoothing_list, a.bpe_list = floats(a.smoothing), floats(a.bpe_dropout)
+    a.style_list = [s for s in a.style.split(",") if s]
+    a.beam_list, a.lenpen_list = [int(b) for b in a.beams.split(",")], floats(a.lenpens)
+    bible = "corpora/bible"
+    if a.task == "translate":
+        d = (f"{bible}/bible.en-es.train.tsv", f"{bible}/bible.en-es.valid.tsv", f"{bible}/bible.en-es.test.tsv")
+    else:
+        d = (f"{bible}/web.en.train.txt", f"{bible}/web.en.valid.txt", f"{bible}/web.en.test.txt")
+    a.train, a.valid, a.test = a.train or d[0], a.valid or d[1], a.test or d[2]
+    problems = []
+    if not a.smoothing_list or any(not 0 <= e < 1 for e in a.smoothing_list):
+        problems.append("--smoothing must list values in [0, 1)")
+    if not 0 <= a.label_noise < 1:
+        problems.append("--label-noise must be in [0, 1)")
+    if a.label_noise > 0 and a.task != "translate":
+        problems.append("--label-noise is for translation studies")
+    if a.seeds < 1:
+        problems.append("--seeds must be at least 1")
+    if any(b < 1 for b in a.beam_list):
+        problems.append("--beams must be at least 1")
+    if any(p > 0 for p in a.bpe_list) and a.task != "translate":
+        problems.append("--bpe-dropout is for translation studies")
+    for f in (a.train, a.valid, a.test):
+        if not os.path.isfile(f):
+            problems.append(f"{f}: file not found")
+    if not os.access(BIN, os.X_OK):
+        problems.append(f"{BIN} not found: build it with `swift build -c release` (or set LMTRAIN_BIN)")
+    if problems:
+        sys.exit("study: " + problems[0])
+    a.dir = os.path.join(a.runs, a.name)
+    a.out = os.path.join(a.output, a.name)
+    return a
+
+
+def settings(a):
+    """(run name, ε, style, BPE-dropout, seed) of every run, seeds outermost: a study stopped part-way has
+    whole seeds of every setting, which can be compared, rather than every seed of a few."""
+    out = []
+    for seed in range(1, a.seeds + 1):
+        for style in a.style_list:
+            for bpe in a.bpe_list:
+                for eps in a.smoothing_list:
+                    name = f"eps{eps:g}" + (f"-{style}" if style != "uniform" else "") + (f"-bpe{bpe:g}" if bpe > 0 else "")
+                    out.append({"setting": name, "name": f"{name}-s{seed}", "eps": eps, "style": style, "bpe": bpe, "seed": seed})
+    return out
+
+
+# MARK: - Data
+
+
+def read_rows(path):
+    with open(path, encoding="utf-8") as f:
+        return [line.rstrip("\n") for line in f if line.strip()]
+
+
+def prepare_data(a):
+    """The study's training file (the subset, with label noise), the test prefix, and the shared tokenizer."""
+    data = os.path.join(a.dir, "data")
+    os.makedirs(data, exist_ok=True)
+    info_path = os.path.join(data, "data.json")
+    ext = ".tsv" if a.task == "translate" else ".txt"
+    train = os.path.join(data, "train" + ext)
+    if not os.path.exists(info_path):
+        rows = read_rows(a.train)
+        rng = random.Random(a.data_seed)
+        if a.subset and a.subset < len(rows):
+            rows = [rows[i] for i in sorted(rng.sample(range(len(rows)), a.subset))]
+        noisy = 0
+        if a.label_noise > 0:
+            cols = [r.split("\t") for r in rows]
+            picked = sorted(rng.sample(range(len(cols)), int(round(a.label_noise * len(cols)))))
+            # A derangement of the picked pairs' targets: each gets another picked pair's target (Sattolo's cycle).
+            targets = [cols[i][-1] for i in picked]
+            perm = list(range(len(picked)))
+            for i in range(len(perm) - 1, 0, -1):
+                j = rng.randrange(i)
+                perm[i], perm[j] = perm[j], perm[i]
+            for k, i in enumerate(picked):
+                if cols[i][-1] != targets[perm[k]]:
+                    noisy += 1
+                cols[i][-1] = targets[perm[k]]
+            rows = ["\t".join(c) for c in cols]
+        with open(train + ".tmp", "w", encoding="utf-8") as f:
+            f.write("".join(r + "\n" for r in rows))
+        os.replace(train + ".tmp", train)
+        tokens = sum(len(r.split()) for r in rows)
+        save_json({"source": a.train, "rows": len(rows), "subset": a.subset, "label_noise": a.label_noise,
+                   "noisy_pairs": noisy, "data_seed": a.data_seed, "words": tokens,
+                   "sha256": hashlib.sha256(open(train, "rb").read()).hexdigest()}, info_path)
+    tok = os.path.join(a.dir, "tokenizer.json")
+    if not os.path.exists(tok):
+        log(f"training the study's tokenizer ({a.vocab_size} tokens) on {train}")
+        run([BIN, "tokenizer", "train", train, "--vocab-size", str(a.vocab_size), "--output", tok, "--threads", str(a.threads)],
+            stdout=sys.stderr)
+    if a.task == "translate":
+        rows = [r.split("\t") for r in read_rows(a.test)]
+        if a.test_sentences > 0:
+            rows = rows[: a.test_sentences]
+        for name, col in (("test.src", -2), ("test.ref", -1)):
+            path = os.path.join(data, name)
+            if not os.path.exists(path):
+                with open(path + ".tmp", "w", encoding="utf-8") as f:
+                    f.write("".join(r[col] + "\n" for r in rows))
+                os.replace(path + ".tmp", path)
+        pairs = os.path.join(data, "test.tsv")
+        if not os.path.exists(pairs):
+            with open(pairs + ".tmp", "w", encoding="utf-8") as f:
+                f.write("".join(f"{r[-2]}\t{r[-1]}\n" for r in rows))
+            os.replace(pairs + ".tmp", pairs)
+    return train, tok
+
+
+# MARK: - Training
+
+
+def train_run(a, r, train, tok):
+    """Trains (or resumes) one run; RUN/study/trained marks it finished."""
+    rd = os.path.join(a.dir, r["name"])
+    done = os.path.join(rd, "study", "trained")
+    if os.path.exists(done):
+        return False
+    if os.path.exists(os.path.join(rd, "config.json")):
+        log(f"resuming {rd}")
+        status, _ = run([BIN, "fit", "--resume", rd, "--threads", str(a.threads)], stdout=sys.stderr, ok=(0, 1))
+        if status != 0:
+            # A run killed after its last step but before the mark: resume refuses a spent budget or a run
+            # whose patience ran out; both are finished. Anything else is a failure.
+            if last_step(rd) < a.steps and not finished_early(rd, a):
+                sys.exit(f"study: resuming {rd} failed")
+    else:
+        if os.path.exists(rd):
+            shutil.rmtree(rd)   # a run killed before it wrote its config has nothing to keep
+        cmd = [BIN, "fit", train, "--valid", a.valid, "--output", rd, "--tokenizer", tok, "--smoothing", str(r["eps"]),
+               "--smoothing-style", r["style"], "--seed", str(r["seed"]), "--steps", str(a.steps),
+               "--patience", str(a.patience), "--eval-every", str(a.eval_every), "--threads", str(a.threads),
+               "--log-every", "50"]
+        if a.task == "translate":
+            cmd += ["--bleu-sentences", "0"]
+        if r["bpe"] > 0:
+            cmd += ["--bpe-dropout", str(r["bpe"])]
+        cmd += a.fit_args.split()
+        run(cmd, stdout=sys.stderr)
+    os.makedirs(os.path.dirname(done), exist_ok=True)
+    open(done, "w").close()
+    return True
+
+
+def last_step(rd):
+    with open(os.path.join(rd, "metrics.jsonl"), encoding="utf-8") as f:
+        return max([json.loads(l).get("step", 0) for l in f if l.strip()] or [0])
+
+
+def finished_early(rd, a):
+    """Whether the run's validations show its patience ran out."""
+    vals = validations(rd)
+    if not vals:
+        return False
+    best = min(range(len(vals)), key=lambda i: vals[i]["nll"])
+    return len(vals) - 1 - best >= a.patience
+
+
+def validations(rd):
+    out = []
+    with open(os.path.join(rd, "metrics.jsonl"), encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                o = json.loads(line)
+                if o.get("split") == "valid":
+                    out.append(o)
+    return out
+
+
+# MARK: - Measures
+
+
+def measure(a, r, train):
+    """Every measure of one finished run, each saved under RUN/study as it is made; returns them all."""
+    rd = os.path.join(a.dir, r["name"])
+    sd = os.path.join(rd, "study")
+    path = os.path.join(sd, "measures.json")
+    m = load_json(path) if os.path.exists(path) else {}
+    if m.get("complete"):
+        return m
+    data = os.path.join(a.dir, "data")
+    th = ["--threads", str(a.threads)]
+    vals = validations(rd)
+    best = min(vals, key=lambda v: v["nll"])
+    m["validations"] = [{k: v.get(k) for k in ("step", "epoch", "nll", "accuracy", "confidence")} for v in vals]
+    m["best_step"], m["best_epoch"], m["last_step"] = best["step"], best.get("epoch"), vals[-1]["step"]
+    for split, f in (("train", train), ("valid", a.valid), ("test", a.test)):
+        if split not in m:
+            extra = ["--tokens", os.path.join(sd, "test.tokens.jsonl")] if split == "test" and a.task == "translate" else []
+            m[split] = last_json(run([BIN, "eval", rd, f, "--checkpoint", "best", *th, *extra])[1])
+            save_json(m, path)
+    if a.task == "translate":
+        src, ref = os.path.join(data, "test.src"), os.path.join(data, "test.ref")
+        m.setdefault("decodes", {})
+        for beam in a.beam_list:
+            for alpha in ([1.0] if beam == 1 else a.lenpen_list):
+                key = f"beam{beam}-a{alpha:g}"
+                if key in m["decodes"]:
+                    continue
+                hyp = os.path.join(sd, f"test.{key}.txt")
+                t0 = time.time()
+                with open(src, encoding="utf-8") as fin, open(hyp + ".tmp", "w", encoding="utf-8") as fout:
+                    run([BIN, "translate", rd, "--checkpoint", "best", "--beam", str(beam), "--lenpen", f"{alpha:g}",
+                         "--batch-size", "32" if beam <= 12 else "8", *th], stdout=fout, stdin=fin)
+                os.replace(hyp + ".tmp", hyp)
+                s = last_json(run([BIN, "score", "--ref", ref, hyp])[1])
+                d = {"bleu": s["bleu"], "chrf2": s["chrf2"], "ratio": s["hyp_len"] / max(1, s["ref_len"]),
+                     "seconds": time.time() - t0, "signature": s["bleu_signature"]}
+                d.update(study_report.output_shape(hyp, ref))
+                m["decodes"][key] = d
+                save_json(m, path)
+        # Inference calibration: the model's own beam-4 outputs scored as targets, each token labelled by
+        # whether it lies on a longest common subsequence with the reference (in the tokenizer's pieces).
+        if "inference" not in m:
+            hyp = os.path.join(sd, "test.beam4-a1.txt")
+            if os.path.exists(hyp):
+                # Empty outputs have no tokens to score (and a TSV pair with an empty side is skipped): leave them
+                # out, remembering which test line each scored pair is.
+                pairs, lines = os.path.join(sd, "test.beam4.tsv"), []
+                with open(src, encoding="utf-8") as fs, open(hyp, encoding="utf-8") as fh, open(pairs, "w", encoding="utf-8") as fo:
+                    for i, (s_line, h_line) in enumerate(zip(fs, fh)):
+                        if h_line.strip():
+                            fo.write(f"{s_line.rstrip(chr(10))}\t{h_line.rstrip(chr(10))}\n")
+                            lines.append(i)
+                dump = os.path.join(sd, "test.beam4.tokens.jsonl")
+                run([BIN, "eval", rd, pairs, "--checkpoint", "best", "--no-calibration", "--tokens", dump, *th])
+                m["inference"] = study_report.inference_calibration(dump, os.path.join(sd, "test.tokens.jsonl"),
+                                                                    a.samples, lines)
+                save_json(m, path)
+        m["_dump"] = os.path.join(sd, "test.tokens.jsonl")
+        if "teacher_forced" not in m:
+            m["teacher_forced"] = study_report.teacher_forced_calibration(os.path.join(sd, "test.tokens.jsonl"), a.samples)
+            # The dump must agree with eval's own ECE (the same tokens, the same bins).
+            if abs(m["teacher_forced"]["ece"] - m["test"]["ece"]) > 1e-4:
+                sys.exit(f"study: {rd}: ECE from the token dump {m['teacher_forced']['ece']} differs from eval's {m['test']['ece']}")
+            save_json(m, path)
+    else:
+        if "samples" not in m:
+            m["samples"] = lm_samples(a, rd)
+            save_json(m, path)
+    m["complete"] = True
+    save_json(m, path)
+    return m
+
+
+def lm_samples(a, rd):
+    """Greedy continuations of the first five words of test lines: repetition within each continuation."""
+    lines = [l for l in read_rows(a.test) if len(l.split()) >= 8][: a.prompts]
+    outs = []
+    for l in lines:
+        prompt = " ".join(l.split()[:5])
+        _, text = run([BIN, "generate", rd, "--checkpoint", "best", "--prompt", prompt, "--greedy", "--max-tokens", "64",
+                       "--threads", str(a.threads)])
+        outs.append(text.strip())
+    return study_report.repetition(outs)
+
+
+# MARK: - Main
 
 
 def main():
-    ap = argparse.ArgumentParser(description="label-smoothing study")
-    ap.add_argument("--task", choices=["translate", "lm"], default="translate")
-    ap.add_argument("--budget", default="8m")
-    ap.add_argument("--output", default="docs/smoothing-study")
-    ap.add_argument("--runs", default="runs/study")
-    ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--preset", default="small")
-    ap.add_argument("--d-model", type=int, help="override the preset's width")
-    ap.add_argument("--dropout", type=float, help="override the preset's dropout")
-    ap.add_argument("--test-sentences", type=int, default=500)
-    ap.add_argument("--seed", type=int, default=1337)
-    ap.add_argument("--report-only", action="store_true", help="rewrite the report from the saved results")
-    ap.add_argument("--elapsed-minutes", type=float, help="with --report-only: the study's duration, if not saved")
-    a = ap.parse_args()
+    a = parse()
+    os.makedirs(a.dir, exist_ok=True)
+    runs = settings(a)
     if a.report_only:
-        with open(os.path.join(a.output, f"{a.task}-results.json"), encoding="utf-8") as f:
-            saved = json.load(f)
-        if isinstance(saved, list):   # results saved by an earlier version of this script
-            saved = {"runs": saved, "seconds": 60 * (a.elapsed_minutes or 0)}
-        write_report(a, saved["runs"], saved["seconds"])
+        # The committed results.json holds no per-sentence lists; the paired tests read each run's own measures.
+        saved = load_json(os.path.join(a.out, "results.json"))
+        for name in saved["runs"]:
+            path = os.path.join(a.dir, name, "study", "measures.json")
+            if os.path.exists(path):
+                saved["runs"][name] = load_json(path)
+        study_report.write(a, runs, saved)
         return
-
-    bible = "corpora/bible"
-    if a.task == "translate":
-        train, valid, test = f"{bible}/bible.en-es.train.tsv", f"{bible}/bible.en-es.valid.tsv", f"{bible}/bible.en-es.test.tsv"
-    else:
-        train, valid, test = f"{bible}/web.en.train.txt", f"{bible}/web.en.valid.txt", f"{bible}/web.en.test.txt"
-    os.makedirs(a.runs, exist_ok=True)
-    os.makedirs(a.output, exist_ok=True)
-    tok = os.path.join(a.runs, f"tokenizer-{a.task}.json")
-    if not os.path.exists(tok):
-        log("training the shared tokenizer")
-        run([BIN, "tokenizer", "train", train, "--vocab-size", "8000", "--output", tok])
-
-    # Test pairs decoded (a prefix of the test split, the same for every run).
-    if a.task == "translate":
-        with open(test, encoding="utf-8") as f:
-            rows = [l.rstrip("\n").split("\t") for l in f if l.strip()]
-        if a.test_sentences > 0:
-            rows = rows[: a.test_sentences]
-        src_path, ref_path = os.path.join(a.runs, "test.src"), os.path.join(a.runs, "test.ref")
-        with open(src_path, "w", encoding="utf-8") as f:
-            f.write("".join(r[1] + "\n" for r in rows))
-        with open(ref_path, "w", encoding="utf-8") as f:
-            f.write("".join(r[2] + "\n" for r in rows))
-
-    results = []
-    started = time.time()
-    for i, (name, eps, style) in enumerate(RUNS):
-        rd = os.path.join(a.runs, f"{a.task}-{name}")
-        elapsed = time.time() - started
-        eta = "" if i == 0 else f", about {elapsed / i * (len(RUNS) - i) / 60:.0f} min left"
-        log(f"run {i + 1}/{len(RUNS)}: {name} (ε = {eps}, {style}){eta}")
-        if not os.path.exists(os.path.join(rd, "model.safetensors")):
-            if os.path.exists(rd):
-                shutil.rmtree(rd)
-            cmd = [BIN, "fit", train, "--valid", valid, "--output", rd, "--tokenizer", tok, "--preset", a.preset,
-                   "--smoothing", str(eps), "--smoothing-style", style, "--time", a.budget, "--seed", str(a.seed),
-                   "--threads", str(a.threads), "--log-every", "20", "--eval-every", "1000000"]
-            if a.d_model:
-                cmd += ["--d-model", str(a.d_model)]
-            if a.dropout is not None:
-                cmd += ["--dropout", str(a.dropout)]
-            if a.task == "translate":
-                cmd += ["--task", "translate", "--batch-tokens", "3072", "--warmup", "300", "--bleu-sentences", "0"]
-            run(cmd, stdout=sys.stderr)
-        r = {"name": name, "eps": eps, "style": style, "run": rd}
-        with open(os.path.join(rd, "metrics.jsonl"), encoding="utf-8") as f:
-            steps = [json.loads(l) for l in f if l.strip()]
-        r["steps"] = max(s["step"] for s in steps)
-        r["valid"] = last_json(run([BIN, "eval", rd, valid, "--threads", str(a.threads)]))
-        r["test"] = last_json(run([BIN, "eval", rd, test, "--threads", str(a.threads)]))
-        shutil.copy(os.path.join(rd, "reliability.svg"), os.path.join(a.output, f"{a.task}-{name}-reliability.svg"))
-        run([BIN, "plot", rd])
-        shutil.copy(os.path.join(rd, "curves.svg"), os.path.join(a.output, f"{a.task}-{name}-curves.svg"))
-        if a.task == "translate":
-            for beam in (1, 4, 12):
-                hyp = os.path.join(rd, f"test.beam{beam}.txt")
-                with open(src_path, encoding="utf-8") as fin, open(hyp, "w", encoding="utf-8") as fout:
-                    run([BIN, "translate", rd, "--beam", str(beam), "--batch-size", "32", "--threads", str(a.threads)],
-                        stdout=fout, stdin=fin)
-                s = last_json(run([BIN, "score", "--ref", ref_path, hyp]))
-                r[f"bleu{beam}"] = s["bleu"]
-                r[f"chrf{beam}"] = s["chrf2"]
-                r[f"ratio{beam}"] = s["hyp_len"] / max(1, s["ref_len"])
-        results.append(r)
-        with open(os.path.join(a.output, f"{a.task}-results.json"), "w", encoding="utf-8") as f:
-            json.dump({"runs": results, "seconds": time.time() - started}, f, indent=2)
-    write_report(a, results, time.time() - started)
-
-
-def verdict(ok):
-    return "**confirmed**" if ok else "**not confirmed**"
-
-
-def side_by_side(paths, out):
-    """One SVG with the first diagram (T = 1) of each run's reliability.svg side by side."""
-    import re
-    parts, x = [], 0
-    for p in paths:
-        text = open(p, encoding="utf-8").read()
-        # Each file holds two diagrams 380 px wide (before and after temperature scaling); keep the first.
-        groups = re.findall(r'<g transform="translate\(0(?:\.0)?,0(?:\.0)?\)">.*?</g>\n', text, flags=re.S)
-        if not groups:
+    train, tok = prepare_data(a)
+    clock_path = os.path.join(a.dir, "compute.json")
+    compute = load_json(clock_path) if os.path.exists(clock_path) else {"train_seconds": {}, "measure_seconds": {}}
+    if not a.no_train:
+        started, trained = time.time(), 0
+        for i, r in enumerate(runs):
+            left = len(runs) - i
+            eta = f", about {(time.time() - started) / trained * left / 60:.0f} min of training left" if trained else ""
+            if not os.path.exists(os.path.join(a.dir, r["name"], "study", "trained")):
+                log(f"run {i + 1}/{len(runs)}: {r['name']} (ε = {r['eps']:g}, {r['style']}, BPE-dropout {r['bpe']:g}, seed {r['seed']}){eta}")
+            t0 = time.time()
+            if train_run(a, r, train, tok):
+                trained += 1
+                compute["train_seconds"][r["name"]] = compute["train_seconds"].get(r["name"], 0) + time.time() - t0
+                save_json(compute, clock_path)
+    if a.no_measure:
+        return
+    results = {}
+    for i, r in enumerate(runs):
+        if not os.path.exists(os.path.join(a.dir, r["name"], "study", "trained")):
             continue
-        parts.append(f'<g transform="translate({x},0)">{groups[0]}</g>')
-        x += 380
-    svg = (f'<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="{x}" height="440" '
-           f'font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n' + "\n".join(parts) + "\n</svg>\n")
-    with open(out, "w", encoding="utf-8") as f:
-        f.write(svg)
+        t0 = time.time()
+        was = os.path.exists(os.path.join(a.dir, r["name"], "study", "measures.json"))
+        m = measure(a, r, train)
+        if not was or time.time() - t0 > 5:
+            log(f"measured {r['name']} ({i + 1}/{len(runs)})")
+            compute["measure_seconds"][r["name"]] = compute["measure_seconds"].get(r["name"], 0) + time.time() - t0
+            save_json(compute, clock_path)
+        results[r["name"]] = m
+    os.makedirs(a.out, exist_ok=True)
+    saved = {"runs": results, "compute": compute, "data": load_json(os.path.join(a.dir, "data", "data.json")),
+             "cpu": cpu_name(), "options": {k: v for k, v in vars(a).items() if isinstance(v, (int, float, str, list))}}
+    if a.task == "translate":
+        saved["significance"] = significance(a, runs, results)
+    save_json(study_report.summary(saved), os.path.join(a.out, "results.json"))
+    study_report.write(a, runs, saved)
 
 
-def write_report(a, results, seconds):
-    t = a.task
-    by = {r["name"]: r for r in results}
-    base, ls = by["eps0"], by["eps0.1"]
-    lines = [f"# The label-smoothing study ({'bible en→es translation' if t == 'translate' else 'English bible language model'})", ""]
-    extra = (f" --preset {a.preset}" if a.preset != "small" else "") + (f" --d-model {a.d_model}" if a.d_model else "") \
-        + (f" --dropout {a.dropout}" if a.dropout is not None else "")
-    lines += [f"Made by `scripts/smoothing-study --task {t} --budget {a.budget}{extra}"
-              + (f" --test-sentences {a.test_sentences}" if t == "translate" else "") + f"` in {seconds / 60:.0f} minutes"
-              f" ({a.threads} threads, preset {a.preset}{f', d {a.d_model}' if a.d_model else ''}{f', dropout {a.dropout}' if a.dropout is not None else ''}, seed {a.seed}, one shared 8000-token tokenizer). Every run has the"
-              f" same time budget; ε is spread uniformly over the vocabulary (PyTorch's form) or, for `unigram`, in"
-              f" proportion to the training targets' unigram frequencies.", ""]
-    lines += ["Perplexity, accuracy and ECE are token-level under teacher forcing on the whole split; ECE uses 15 equal-width"
-              " bins of top-1 confidence; T is one temperature fitted on validation NLL (Guo et al. 2017)."]
-    if t == "translate":
-        lines += [f" BLEU (sacreBLEU-compatible, `{'nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp'}`) is on the first"
-                  f" {a.test_sentences or 'all'} test pairs, length penalty α = 1; the ratio is output/reference length (13a tokens, beam 4)."]
-    lines += [""]
-    head = ("| run | steps | valid NLL | valid ppl | valid acc | valid ECE | test NLL | test ppl | test acc | test conf |"
-            " test ECE | ECE after T | T | MCE | entropy |")
-    sep = "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-    if t == "translate":
-        head += " BLEU greedy | BLEU beam 4 | BLEU beam 12 | chrF2 beam 4 | len ratio |"
-        sep += "---|---|---|---|---|"
-    lines += [head, sep]
-    for r in results:
-        v, s = r["valid"], r["test"]
-        row = (f"| {r['name']} | {r['steps']} | {v['nll']:.4f} | {v['ppl']:.2f} | {100 * v['accuracy']:.2f}% | {100 * v['ece']:.2f}% |"
-               f" {s['nll']:.4f} | {s['ppl']:.2f} | {100 * s['accuracy']:.2f}% | {100 * s['confidence']:.2f}% |"
-               f" {100 * s['ece']:.2f}% | {100 * s['ece_scaled']:.2f}% | {s['temperature']:.2f} | {100 * s['mce']:.2f}% | {s['entropy']:.3f} |")
-        if t == "translate":
-            row += f" {r['bleu1']:.2f} | {r['bleu4']:.2f} | {r['bleu12']:.2f} | {r['chrf4']:.2f} | {r['ratio4']:.3f} |"
-        lines.append(row)
-    lines += ["", "## The claims, on this data", ""]
-    ppl_up = ls["test"]["ppl"] > base["test"]["ppl"]
-    lines.append(f"- Vaswani et al.: label smoothing (ε = 0.1) raises perplexity — {verdict(ppl_up)}: test perplexity"
-                 f" {base['test']['ppl']:.2f} at ε = 0 vs {ls['test']['ppl']:.2f} at ε = 0.1.")
-    if t == "translate":
-        bleu_up = ls["bleu4"] > base["bleu4"]
-        lines.append(f"- Vaswani et al.: … and improves BLEU — {verdict(bleu_up)}: beam-4 BLEU {base['bleu4']:.2f} at ε = 0 vs"
-                     f" {ls['bleu4']:.2f} at ε = 0.1 (greedy {base['bleu1']:.2f} vs {ls['bleu1']:.2f}).")
-    ece_down = ls["test"]["ece"] < base["test"]["ece"]
-    lines.append(f"- Müller et al.: label smoothing lowers expected calibration error — {verdict(ece_down)}: test ECE"
-                 f" {100 * base['test']['ece']:.2f}% at ε = 0 vs {100 * ls['test']['ece']:.2f}% at ε = 0.1"
-                 f" (temperature scaling alone takes ε = 0 to {100 * base['test']['ece_scaled']:.2f}%).")
-    gap0 = base["test"]["confidence"] - base["test"]["accuracy"]
-    if gap0 < 0.01:
-        lines.append(f"- Why ECE may rise here: the ε = 0 model is not over-confident to begin with (mean confidence"
-                     f" {100 * base['test']['confidence']:.1f}% against accuracy {100 * base['test']['accuracy']:.1f}%), so smoothing"
-                     f" can only push it towards under-confidence. Müller et al.'s finding is about networks trained long enough"
-                     f" to become over-confident; a short budget does not reach that regime.")
-    over = [r["name"] for r in results if r["test"]["confidence"] < r["test"]["accuracy"]]
-    lines.append(f"- Runs whose mean confidence is below their accuracy (under-confident): {', '.join(over) if over else 'none'}.")
-    lines += ["", "A short budget makes these small models; the directions can change with longer training. "
-              "Single runs: differences of a few tenths are within seed noise.", ""]
-    side_by_side([os.path.join(a.output, f"{t}-{r['name']}-reliability.svg") for r in results],
-                 os.path.join(a.output, f"{t}-reliability-all.svg"))
-    lines += ["## Reliability diagrams", "", "Test split, T = 1, the runs side by side (ε = 0 … 0.2, then the unigram prior):", "",
-              f"![reliability diagrams of all runs]({t}-reliability-all.svg)", "",
-              "Each run before and after temperature scaling:", ""]
-    for r in results:
-        lines += [f"**{r['name']}**", "", f"![{r['name']} reliability]({t}-{r['name']}-reliability.svg)", ""]
-    lines += ["## Training curves", ""]
-    for r in results:
-        lines += [f"**{r['name']}**", "", f"![{r['name']} curves]({t}-{r['name']}-curves.svg)", ""]
-    path = os.path.join(a.output, f"{t}.md")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines))
-    log(f"wrote {path}")
+def significance(a, runs, results):
+    """Paired bootstrap of beam-4 BLEU, each ε > 0 against ε = 0 of the same style and BPE-dropout: per seed
+    pair, and pooled (the seeds' test outputs concatenated, so each resample draws sentences of every seed)."""
+    out = {}
+    ref = os.path.join(a.dir, "data", "test.ref")
+    refs = read_rows_keep(ref)
+    by = {r["name"]: r for r in runs}
+    for r in runs:
+        if r["eps"] == 0 or r["name"] not in results:
+            continue
+        base = dict(r, eps=0.0)
+        base_name = next((b["name"] for b in runs if b["eps"] == 0 and b["style"] == r["style"] and b["bpe"] == r["bpe"]
+                          and b["seed"] == r["seed"]), None)
+        if base_name is None or base_name not in results:
+            continue
+        key = f"{r['setting']}:s{r['seed']}"
+        hyp_a = os.path.join(a.dir, base_name, "study", "test.beam4-a1.txt")
+        hyp_b = os.path.join(a.dir, r["name"], "study", "test.beam4-a1.txt")
+        out[key] = paired_bs(ref, hyp_a, hyp_b, a.samples)
+    for r in runs:
+        if r["eps"] == 0 or r["seed"] != 1:
+            continue
+        seeds = [s for s in runs if s["setting"] == r["setting"] and s["name"] in results]
+        pairs = []
+        for s in seeds:
+            b = next((x for x in runs if x["eps"] == 0 and x["style"] == s["style"] and x["bpe"] == s["bpe"]
+                      and x["seed"] == s["seed"] and x["name"] in results), None)
+            if b:
+                pairs.append((b["name"], s["name"]))
+        if len(pairs) < 2:
+            continue
+        pooled = os.path.join(a.dir, "pooled")
+        os.makedirs(pooled, exist_ok=True)
+        pa, pb, pr = (os.path.join(pooled, f"{r['setting']}.{x}.txt") for x in ("base", "system", "ref"))
+        for path, names in ((pa, [p[0] for p in pairs]), (pb, [p[1] for p in pairs])):
+            with open(path, "w", encoding="utf-8") as f:
+                for n in names:
+                    f.write("".join(l + "\n" for l in read_rows_keep(os.path.join(a.dir, n, "study", "test.beam4-a1.txt"))))
+        with open(pr, "w", encoding="utf-8") as f:
+            f.write("".join(l + "\n" for l in refs) * len(pairs))
+        out[f"{r['setting']}:pooled"] = paired_bs(pr, pa, pb, a.samples)
+        out[f"{r['setting']}:pooled"]["seeds"] = len(pairs)
+    return out
+
+
+def read_rows_keep(path):
+    with open(path, encoding="utf-8") as f:
+        return [line.rstrip("\n") for line in f]
+
+
+def paired_bs(ref, base, system, samples):
+    return last_json(run([BIN, "score", "--ref", ref, "--paired-bs", base, system, "--samples", str(samples)])[1])
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            info = f.read()
+        name = next(l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("model name"))
+        fam = next(l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("cpu family"))
+        model = next(l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("model\t"))
+        return f"{name} (family {fam}, model {model}), {os.cpu_count()} cores"
+    except (OSError, StopIteration):
+        return "unknown CPU"
 
 
 if __name__ == "__main__":

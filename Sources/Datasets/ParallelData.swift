@@ -86,6 +86,8 @@ public struct ParallelData: Sendable {
     public var targets: [[Int32]] = []
     /// The target text of each kept pair (validation BLEU references).
     public var targetText: [String] = []
+    /// The index in the `ParallelText` of each kept pair (over-long ones leave gaps).
+    public var origins: [Int] = []
     public var skippedEmpty = 0
     public var skippedLong = 0
     public var count: Int { sources.count }
@@ -93,10 +95,15 @@ public struct ParallelData: Sendable {
 
     public init() {}
 
-    public static func encode(_ text: ParallelText, tokenizer: BPETokenizer, maxLength: Int, threads: Int) throws -> ParallelData {
+    /// - dropout: BPE-dropout probability (training data only; 0: the deterministic segmentation). Line i of
+    ///   each side draws from its own stream seeded by (`seed`, side, i), so the result is the same on any
+    ///   number of threads and a resumed run re-segments an epoch exactly as before.
+    public static func encode(_ text: ParallelText, tokenizer: BPETokenizer, maxLength: Int, threads: Int,
+                              dropout: Double = 0, seed: UInt64 = 0) throws -> ParallelData {
         let eos = tokenizer.id(of: .eos)
-        let src = try encodeLines(text.sources, tokenizer: tokenizer, threads: threads)
-        let tgt = try encodeLines(text.targets, tokenizer: tokenizer, threads: threads)
+        let src = try encodeLines(text.sources, tokenizer: tokenizer, threads: threads, dropout: dropout, seed: seed)
+        let tgt = try encodeLines(text.targets, tokenizer: tokenizer, threads: threads, dropout: dropout,
+                                  seed: SplitMix64.mix(seed ^ 0x7461_7267_6574))   // "target"
         var d = ParallelData()
         d.skippedEmpty = text.skippedEmpty
         for i in 0..<src.count {
@@ -104,12 +111,13 @@ public struct ParallelData: Sendable {
             d.sources.append(src[i] + [eos])
             d.targets.append(tgt[i])
             d.targetText.append(text.targets[i])
+            d.origins.append(i)
         }
         return d
     }
 
     /// Encodes lines on `threads` threads (one tokenizer copy each), in order.
-    static func encodeLines(_ lines: [String], tokenizer: BPETokenizer, threads: Int) throws -> [[Int32]] {
+    static func encodeLines(_ lines: [String], tokenizer: BPETokenizer, threads: Int, dropout: Double = 0, seed: UInt64 = 0) throws -> [[Int32]] {
         let workers = max(1, min(threads, lines.count / 1000 + 1))
         var out = [[Int32]](repeating: [], count: lines.count)
         var failure: Error? = nil
@@ -118,7 +126,16 @@ public struct ParallelData: Sendable {
         out.withUnsafeMutableBufferPointer { o in
             DispatchQueue.concurrentPerform(iterations: workers) { w in
                 let lo = lines.count * w / workers, hi = lines.count * (w + 1) / workers
-                do { for i in lo..<hi { o[i] = try toks[w].encode(lines[i]) } } catch { lock.withLock { failure = error } }
+                do {
+                    for i in lo..<hi {
+                        if dropout > 0 {
+                            var rng = SplitMix64(seed: SplitMix64.mix(seed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15))
+                            o[i] = try toks[w].encode(lines[i], dropout: dropout, using: &rng)
+                        } else {
+                            o[i] = try toks[w].encode(lines[i])
+                        }
+                    }
+                } catch { lock.withLock { failure = error } }
             }
         }
         if let failure { throw failure }

@@ -96,6 +96,8 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     public var patience: Int? = nil
     /// What "best" means for RUN/model.best.safetensors and early stopping (nil: validation NLL).
     public var bestMetric: BestMetric? = nil
+    /// Translation: BPE-dropout probability of the training text (nil or 0: off). Optional so older runs' configs load.
+    public var bpeDropout: Float? = nil
 
     public init() {}
 
@@ -127,6 +129,8 @@ public struct TrainOptions: Codable, Sendable, Equatable {
         if logEvery < 1 || evalEvery < 1 || checkpointEvery < 1 { return "--eval-every, --checkpoint-every and --log-every must be at least 1" }
         if let k = keepCheckpoints, k < 0 { return "--keep-checkpoints must be 0 (none) or more" }
         if let p = patience, p < 1 { return "--patience must be at least 1 (validations without improvement)" }
+        if let p = bpeDropout, !(0..<1).contains(p) { return "--bpe-dropout must be in [0, 1)" }
+        if (bpeDropout ?? 0) > 0 && task != .translate { return "--bpe-dropout is for translation runs (a language model's training text is tokenised once)" }
         if best == .bleu && task != .translate { return "--best-metric bleu is for translation runs; a language model keeps its best by nll" }
         return precision.unavailableReason
     }

@@ -88,6 +88,21 @@ public final class BPETokenizer {
         }
     }
 
+    /// BPE-dropout (Provilkov et al. 2020): ids of `text` where, at every merge step, each applicable merge is
+    /// left out with probability `dropout`, so one word gets many segmentations over training; the step applies
+    /// the best merge that survived, and the word is done when none survives (as in subword-nmt's
+    /// `--dropout`). Training data only: `dropout` 0 gives `encode(text)`. Bypasses the word cache.
+    public func encode<G: RandomNumberGenerator>(_ text: String, dropout: Double, using rng: inout G) throws -> [Int32] {
+        if dropout <= 0 { return try encode(text) }
+        var out: [Int32] = []
+        try preTokenizer.forEachKey(in: text) { key in
+            var symbols = initialSymbols(key)
+            applyMerges(&symbols, dropout: dropout, using: &rng)
+            out.append(contentsOf: symbols)
+        }
+        return out
+    }
+
     /// Pre-tokens (in display form, `▁` for spaces) and the ids of each, for cross-checks and debugging.
     public func encodeWithPreTokens(_ text: String) throws -> [(preToken: String, ids: [Int32])] {
         var out: [(String, [Int32])] = []
@@ -131,6 +146,22 @@ public final class BPETokenizer {
             for i in 0..<(symbols.count - 1) {
                 let key = UInt64(UInt32(symbols[i])) << 32 | UInt64(UInt32(symbols[i + 1]))
                 if let m = mergeRank[key], m.rank < bestRank {
+                    bestRank = m.rank; bestPos = i; bestId = m.id
+                }
+            }
+            if bestPos < 0 { return }
+            symbols[bestPos] = bestId
+            symbols.remove(at: bestPos + 1)
+        }
+    }
+
+    /// `applyMerges` with each candidate merge dropped with probability `dropout` at every step.
+    func applyMerges<G: RandomNumberGenerator>(_ symbols: inout [Int32], dropout: Double, using rng: inout G) {
+        while symbols.count > 1 {
+            var bestRank = Int32.max, bestPos = -1, bestId: Int32 = 0
+            for i in 0..<(symbols.count - 1) {
+                let key = UInt64(UInt32(symbols[i])) << 32 | UInt64(UInt32(symbols[i + 1]))
+                if let m = mergeRank[key], m.rank < bestRank, Double.random(in: 0..<1, using: &rng) >= dropout {
                     bestRank = m.rank; bestPos = i; bestId = m.id
                 }
             }

@@ -24,6 +24,9 @@ public final class LanguageModelTask: TrainingTask {
 
     public func initialCursor(seed: UInt64) -> UInt64 { seed &* 0x2545_F491_4F6C_DD1D }
 
+    /// Windows are drawn at random, so an epoch is as many predicted tokens as the training stream holds.
+    public func epochs(cursor: UInt64, tokens: Int) -> Double { Double(tokens) / Double(train.count) }
+
     public func prepare(slot: Int, cursor: inout UInt64) -> (targets: Int, tokens: Int) {
         var batcher = WindowBatcher(seed: cursor)
         inputs[slot].withUnsafeMutableBufferPointer { inp in

@@ -270,8 +270,10 @@ public final class Trainer {
         var r = ValidationReport(step: state.step, loss: st.loss / Double(max(1, st.count)), nll: st.nll / Double(max(1, st.count)),
                                  accuracy: Double(st.correct) / Double(max(1, st.count)), tokens: st.count)
         r.extra = extra
+        // Mean top-1 confidence beside accuracy: their gap over training shows when a model becomes over-confident.
         var fields: [String: Any] = ["step": state.step, "split": "valid", "loss": r.loss, "nll": r.nll, "ppl": r.perplexity,
-                                     "accuracy": r.accuracy, "tokens": r.tokens]
+                                     "accuracy": r.accuracy, "confidence": st.confidence / Double(max(1, st.count)), "tokens": r.tokens,
+                                     "epoch": task.epochs(cursor: state.batcherState, tokens: state.tokens)]
         for (k, v) in extra { fields[k] = v }
         metrics.write(fields)
         return r

@@ -169,9 +169,17 @@ public final class TrainingSession {
             let eos = tok.id(of: .eos)
             let prior = style == .unigram ? unigramPrior(vocab: config.vocabSize, sequences: trainData.targets, eosPerSequence: eos) : nil
             let model = Seq2Seq(config: config, pool: pool)
+            // BPE-dropout: each epoch's training text segmented afresh, seeded by the run's seed and the epoch.
+            // The same text encoded without error just above, so a failure here could only be ICU running out of
+            // memory; the epoch then keeps the deterministic segmentation.
+            let dropout = Double(opts.bpeDropout ?? 0), threads = opts.threads, maxLength = config.maxLength
+            let resegment: ((Int) -> ParallelData)? = dropout > 0 ? { epoch in
+                (try? ParallelData.encode(trainText, tokenizer: tok, maxLength: maxLength, threads: threads, dropout: dropout,
+                                          seed: SplitMix64.mix(opts.seed ^ (UInt64(epoch) &* 0xBF58_476D_1CE4_E5B9)))) ?? trainData
+            } : nil
             let task = try TranslationTask(model: model, train: trainData, valid: validData, tokenizer: tok,
                                            maxTokens: run.data.batchTokens, gradAccum: opts.gradAccum, seed: opts.seed,
-                                           validationMetrics: validationMetrics?(tok, run.data))
+                                           validationMetrics: validationMetrics?(tok, run.data), resegment: resegment)
             trainer = try Trainer(task: task, options: opts, run: directory, prior: prior, resume: resume)
             modelSummary = "\(config.parameterCount.formatted()) parameters (encoder–decoder, d \(config.dModel), \(config.encoderLayers)+\(config.decoderLayers) layers, \(config.heads) heads, vocabulary \(config.vocabSize))"
             dataSummary = "\(trainData.count.formatted()) training pairs (\(trainData.targetTokens.formatted()) target tokens, \(task.buckets.batches.count) batches of ≤ \(run.data.batchTokens) tokens) / \(validData.count.formatted()) validation pairs"

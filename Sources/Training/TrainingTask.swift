@@ -14,4 +14,7 @@ public protocol TrainingTask: AnyObject {
     func validate(loss: LossOptions, maxTokens: Int) -> (CrossEntropyStats, [String: Double])
     /// The cursor of a fresh run.
     func initialCursor(seed: UInt64) -> UInt64
+    /// Epochs of training data seen by the time the cursor is `cursor` and `tokens` tokens were trained
+    /// (fractional; for the metrics log).
+    func epochs(cursor: UInt64, tokens: Int) -> Double
 }

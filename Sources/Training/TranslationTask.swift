@@ -8,21 +8,29 @@ import Tokenizer
 
 /// Translation: length-bucketed batches under a token budget, visited in a seeded order per epoch. The
 /// cursor is (epoch << 32) | position within the epoch's order, so a resumed run continues with the same batch.
+/// With BPE-dropout each epoch has its own segmentation of the training text, and so its own batches.
 public final class TranslationTask: TrainingTask {
     public let model: Seq2Seq
     public var trainable: TrainableModel { model }
     let train: ParallelData, valid: ParallelData
+    /// The batches of the deterministic segmentation (every epoch's, without BPE-dropout).
     public let buckets: LengthBuckets
     let pad: Int32, eos: Int32
     let seed: UInt64
+    let maxTokens: Int
     /// Task metrics of each validation beyond the loss (e.g. "bleu" of greedy translations), computed by the
     /// caller from the model and the validation pairs: the training loop knows nothing of decoding.
     let validationMetrics: ValidationMetrics?
+    /// BPE-dropout: the training pairs of an epoch, segmented afresh (a function of the epoch alone, so a
+    /// resumed run sees the same pairs). nil: every epoch uses `train`.
+    let resegment: ((Int) -> ParallelData)?
     var slots: [PaddedPairs]
-    var epochOrder: (epoch: Int, order: [Int])? = nil
+    /// The current epoch's pairs, their batches and the order the epoch visits them in.
+    var current: (epoch: Int, data: ParallelData, buckets: LengthBuckets, order: [Int])? = nil
 
     public init(model: Seq2Seq, train: ParallelData, valid: ParallelData, tokenizer: BPETokenizer, maxTokens: Int,
-                gradAccum: Int, seed: UInt64, validationMetrics: ValidationMetrics? = nil) throws {
+                gradAccum: Int, seed: UInt64, validationMetrics: ValidationMetrics? = nil,
+                resegment: ((Int) -> ParallelData)? = nil) throws {
         self.model = model
         self.train = train; self.valid = valid
         guard train.count > 0 else { throw RunError.invalidOption("no usable training pairs (all were empty or longer than the model's maximum length)") }
@@ -30,7 +38,9 @@ public final class TranslationTask: TrainingTask {
         buckets = LengthBuckets(data: train, maxTokens: maxTokens)
         pad = tokenizer.id(of: .pad); eos = tokenizer.id(of: .eos)
         self.seed = seed
+        self.maxTokens = maxTokens
         self.validationMetrics = validationMetrics
+        self.resegment = resegment
         slots = Array(repeating: PaddedPairs(), count: gradAccum)
         // Size each slot's arrays for the largest batch now (fill only ever grows them).
         var most = (B: 0, src: 0, tgt: 0)
@@ -40,23 +50,48 @@ public final class TranslationTask: TrainingTask {
             most = (max(most.B, b.count), max(most.src, b.count * s), max(most.tgt, b.count * t))
         }
         for i in slots.indices { slots[i].reserve(sentences: most.B, sourceTokens: most.src, targetTokens: most.tgt) }
+        reserveActivations(buckets, train)
+    }
 
-        // Allocate the activations for the largest batch shapes now, so no training step allocates.
+    /// Allocates the activations for the largest batch shapes now, so no training step allocates (with
+    /// BPE-dropout, an epoch whose batches are larger grows them once, at its start).
+    func reserveActivations(_ buckets: LengthBuckets, _ data: ParallelData) {
         model.reserve(shapes: buckets.batches.map { b in
-            (b.count, b.map { train.sources[$0].count }.max()!, b.map { train.targets[$0].count + 1 }.max()!)
+            (b.count, b.map { data.sources[$0].count }.max()!, b.map { data.targets[$0].count + 1 }.max()!)
         })
     }
 
     public func initialCursor(seed: UInt64) -> UInt64 { 0 }
 
+    /// The epoch of the cursor plus the share of its batches done.
+    public func epochs(cursor: UInt64, tokens: Int) -> Double {
+        let epoch = Int(cursor >> 32), position = Int(cursor & 0xFFFF_FFFF)
+        let batches = current?.epoch == epoch ? current!.buckets.batches.count : buckets.batches.count
+        return Double(epoch) + Double(position) / Double(max(1, batches))
+    }
+
     public func prepare(slot: Int, cursor: inout UInt64) -> (targets: Int, tokens: Int) {
         let epoch = Int(cursor >> 32), position = Int(cursor & 0xFFFF_FFFF)
-        if epochOrder?.epoch != epoch { epochOrder = (epoch, buckets.order(epoch: epoch, seed: seed)) }
-        let batch = buckets.batches[epochOrder!.order[position]]
-        slots[slot].fill(batch, from: train, pad: pad, eos: eos)
-        cursor = position + 1 >= buckets.batches.count ? UInt64(epoch + 1) << 32 : (UInt64(epoch) << 32) | UInt64(position + 1)
+        if current?.epoch != epoch { begin(epoch: epoch) }
+        let e = current!
+        let batch = e.buckets.batches[e.order[position]]
+        slots[slot].fill(batch, from: e.data, pad: pad, eos: eos)
+        cursor = position + 1 >= e.buckets.batches.count ? UInt64(epoch + 1) << 32 : (UInt64(epoch) << 32) | UInt64(position + 1)
         let s = slots[slot]
         return (s.targetCount, s.targetCount + Int(s.srcLengths.prefix(s.B).reduce(0, +)))
+    }
+
+    func begin(epoch: Int) {
+        guard let resegment else {
+            current = (epoch, train, buckets, buckets.order(epoch: epoch, seed: seed))
+            return
+        }
+        current = nil   // the previous epoch's pairs go before the next one's are made
+        let data = resegment(epoch)
+        let b = data.count > 0 ? LengthBuckets(data: data, maxTokens: maxTokens) : buckets
+        let d = data.count > 0 ? data : train
+        reserveActivations(b, d)
+        current = (epoch, d, b, b.order(epoch: epoch, seed: seed))
     }
 
     public func train(slot: Int, loss: LossOptions, gradScale: Float, dropoutSeed: UInt64) -> CrossEntropyStats {

@@ -28,11 +28,18 @@ struct EvalCommand: ParsableCommand {
     var columns: ColumnPair?
     @Option(help: "Fit the temperature on this file instead of the run's validation data.") var temperatureFrom: String?
     @Flag(help: "Skip calibration (no temperature fit, no diagrams).") var noCalibration = false
+    @Option(help: ArgumentHelp("Translation: also write each pair's target tokens with their probability, top-1 confidence and top-1 correctness (JSON lines) to this file.",
+                               discussion: "One line per pair: {\"pair\": index among the file's non-empty pairs, \"ids\", \"p\", \"confidence\", \"correct\"}; targets end in <eos>. For confidence intervals by resampling sentences, and for scoring a model's own translations (inference calibration)."))
+    var tokens: String?
     @Option var batchSize: Int = 16
     @OptionGroup var threading: ThreadsOption
 
     func validate() throws {
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        if let tokens {
+            let dir = (tokens as NSString).deletingLastPathComponent
+            if access(dir.isEmpty ? "." : dir, W_OK) != 0 { throw ValidationError("--tokens \(tokens): cannot write to \(dir.isEmpty ? "." : dir)") }
+        }
     }
 
     var runDirectory: String { runOptions.runDirectory }
@@ -61,7 +68,9 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         let t0 = Date()
-        var (result, passes) = try Run.task(of: runDirectory) == .lm ? try languageModel() : try translation()
+        let task = try Run.task(of: runDirectory)
+        if tokens != nil && task == .lm { throw CLIError("--tokens is for translation runs") }
+        var (result, passes) = task == .lm ? try languageModel() : try translation()
         if !noCalibration {
             let T0 = CalibrationEvaluator.fitTemperature(passes.fit, vocab: passes.vocab, pool: passes.pool)
             let rep = CalibrationEvaluator.report(passes.test, name: URL(fileURLWithPath: file).lastPathComponent, temperature: T0,
@@ -132,6 +141,17 @@ struct EvalCommand: ParsableCommand {
         say(String(format: "accuracy      %.2f%% (top-1 next target token)", acc * 100))
         let result = Result(file: file, pairs: data.count, tokens: st.count, words: words, nll: nll, ppl: exp(nll),
                             wordPpl: exp(st.nll / Double(max(1, words))), accuracy: acc)
+        if let tokens {
+            let scores = TranslationEvaluator.tokenScores(model: model, data: data, pad: pad, eos: eos)
+            var text = ""
+            for (i, s) in scores.enumerated() {
+                let f = { (x: [Float]) in x.map { String(format: "%.6g", $0) }.joined(separator: ",") }
+                text += "{\"pair\":\(data.origins[i]),\"ids\":[\(s.ids.map(String.init).joined(separator: ","))],\"p\":[\(f(s.probability))],"
+                    + "\"confidence\":[\(f(s.confidence))],\"correct\":[\(s.correct.map { $0 ? "1" : "0" }.joined(separator: ","))]}\n"
+            }
+            try writeAtomically(Data(text.utf8), to: tokens)
+            printErr("wrote \(tokens) (\(scores.count) pairs)")
+        }
         // The temperature is fitted on --temperature-from, else on the validation pairs the run trained with.
         var fit = ParallelData()
         if !noCalibration {

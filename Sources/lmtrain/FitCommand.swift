@@ -56,6 +56,9 @@ struct FitCommand: ParsableCommand {
     @Option var weightDecay: Float = 0.1
     @Option(help: "Clip the global gradient norm to this (0: off).") var clip: Float = 1.0
     @Option(help: "Label smoothing ε.") var smoothing: Float = 0.1
+    @Option(help: ArgumentHelp("Translation: BPE-dropout probability (Provilkov et al. 2020; 0.1 is usual): training text is re-segmented each epoch, dropping each merge with this probability.",
+                               discussion: "Validation, BLEU and decoding keep the deterministic segmentation."))
+    var bpeDropout: Float = 0
     @Option(help: "uniform (PyTorch), fairseq, or unigram (ε spread by token frequency).") var smoothingStyle: LabelSmoothingStyle = .uniform
     @Option(help: "Validate every N steps (default: lm 200, translate 1000).") var evalEvery: Int?
     @Option var checkpointEvery: Int = 500
@@ -163,6 +166,7 @@ struct FitCommand: ParsableCommand {
         opts.threads = threading.threads
         if let matmulPrecision { opts.matmulPrecision = matmulPrecision }
         opts.patience = patience
+        if bpeDropout != 0 { opts.bpeDropout = bpeDropout }
         opts.bestMetric = bestMetric
         var data = DataOptions()
         let absolute = { (p: String) in URL(fileURLWithPath: p).standardizedFileURL.path }

@@ -63,6 +63,8 @@ import TestSupport
         try check(["fit", tiny, "--output", run, "--preset", "tiny", "--heads", "3"], says: "not divisible by heads")
         try check(["fit", tiny, "--output", run, "--time", "soon"], says: "is not a duration")
         try check(["fit", tiny, "--output", run, "--matmul-precision", "fp16"], says: "'fp16' is invalid for '--matmul-precision")
+        try check(["fit", tiny, "--output", run, "--bpe-dropout", "0.1"], says: "--bpe-dropout is for translation runs")
+        try check(["fit", tiny, "--output", run, "--task", "translate", "--bpe-dropout", "1.5"], says: "--bpe-dropout must be in [0, 1)")
         #expect(!FileManager.default.fileExists(atPath: run + "/config.json"), "a failed fit left a run behind")
         try check(["fit", tiny, "--output", run, "--preset", "tiny", "--context", "16", "--steps", "30", "--lr", "10000",
                    "--clip", "0", "--vocab-size", "400", "--batch-size", "4"], says: "is not finite")

@@ -59,6 +59,18 @@ import TestSupport
             #expect(evj[k] is Double, "eval JSON lacks \(k)")
         }
         #expect((evj["bins"] as? [[String: Any]])?.count == 15)
+        // --tokens: one JSON line per pair, as many tokens in all as eval counted.
+        let dump = dir.appendingPathComponent("tokens.jsonl").path
+        let evt = try lmtrainRun(["eval", run, corpus, "--no-calibration", "--tokens", dump])
+        #expect(evt.status == 0, "\(evt.stderr)")
+        let lines = try String(contentsOfFile: dump, encoding: .utf8).split(separator: "\n").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
+        // Pairs are numbered among the file's non-empty ones, so over-long pairs leave gaps.
+        let numbers = lines.map { $0["pair"] as! Int }
+        #expect(lines.count == evj["pairs"] as? Int && numbers == numbers.sorted() && Set(numbers).count == numbers.count)
+        #expect(lines.reduce(0) { $0 + ($1["ids"] as! [Int]).count } == evj["tokens"] as? Int)
+        #expect(lines.allSatisfy { ($0["p"] as! [Double]).count == ($0["ids"] as! [Int]).count && ($0["correct"] as! [Int]).count == ($0["ids"] as! [Int]).count })
         #expect(FileManager.default.fileExists(atPath: run + "/calibration.json") && FileManager.default.fileExists(atPath: run + "/reliability.svg"))
         try FileManager.default.removeItem(atPath: run + "/reliability.svg")
         let plot = try lmtrainRun(["plot", run])

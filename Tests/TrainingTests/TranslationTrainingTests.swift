@@ -97,6 +97,74 @@ func toyPairs(count: Int, seed: UInt64) -> ParallelText {
         #expect(pa == pc, "weights after 20 steps differ from 10 + resume + 10")
     }
 
+    /// BPE-dropout: each epoch gets its own segmentation (the target side of epoch 0 differs from epoch 1's and
+    /// from the deterministic one), and a run over several epochs resumes bit for bit, re-segmenting the epoch
+    /// it stopped in exactly as before.
+    @Test func bpeDropoutResegmentsEachEpochAndResumesBitwise() throws {
+        let text = toyPairs(count: 120, seed: 5)
+        let tok = try BPETrainer.train(lines: text.sources + text.targets, options: BPETrainingOptions(vocabularySize: 300))
+        let data = try ParallelData.encode(text, tokenizer: tok, maxLength: 32, threads: 2)
+        let valid = try ParallelData.encode(toyPairs(count: 20, seed: 99), tokenizer: tok, maxLength: 32, threads: 2)
+        var cfg = config
+        cfg.vocabSize = tok.vocabularySize
+        let resegment: (Int) -> ParallelData = { epoch in
+            try! ParallelData.encode(text, tokenizer: tok, maxLength: 32, threads: 2, dropout: 0.2, seed: UInt64(epoch) &+ 11)
+        }
+        let e0 = resegment(0), e1 = resegment(1)
+        #expect(e0.targets != data.targets && e0.targets != e1.targets && resegment(1).targets == e1.targets)
+        #expect(e0.targetTokens > data.targetTokens)
+        let one = try ParallelData.encode(text, tokenizer: tok, maxLength: 32, threads: 1, dropout: 0.2, seed: 11)
+        #expect(one.targets == e0.targets && one.sources == e0.sources, "the segmentation depends on the thread count")
+
+        let straight = tempRun(), split = tempRun()
+        defer { try? FileManager.default.removeItem(atPath: straight); try? FileManager.default.removeItem(atPath: split) }
+        func trainer(_ run: String, resume: Bool) throws -> Trainer {
+            let task = try TranslationTask(model: Seq2Seq(config: cfg, pool: ThreadPool(threads: 2)), train: data, valid: valid,
+                                           tokenizer: tok, maxTokens: 200, gradAccum: 1, seed: 3, resegment: resegment)
+            var o = options(steps: 40)
+            o.logEvery = 1
+            return try Trainer(task: task, options: o, run: run, prior: nil, resume: resume)
+        }
+        let a = try trainer(straight, resume: false)
+        _ = try a.run(shouldStop: { false }) { _ in }
+        // 120 pairs in batches of ≤ 200 padded tokens: several epochs in 40 steps.
+        #expect(a.state.batcherState >> 32 >= 2, "40 steps stayed within epoch \(a.state.batcherState >> 32)")
+        var steps = 0
+        let b = try trainer(split, resume: false)
+        _ = try b.run(shouldStop: { steps >= 23 }) { e in if case .step = e { steps += 1 } }
+        let c = try trainer(split, resume: true)
+        _ = try c.run(shouldStop: { false }) { _ in }
+        #expect(c.state.step == 40 && c.state.batcherState == a.state.batcherState)
+        let pa = Array(UnsafeBufferPointer(start: a.model.params.base, count: a.model.layout.count))
+        let pc = Array(UnsafeBufferPointer(start: c.model.params.base, count: c.model.layout.count))
+        #expect(pa == pc, "weights after 40 steps differ from 23 + resume + 17")
+    }
+
+    /// Per-token scores (`eval --tokens`) add up to the teacher-forced statistics of the same pairs: one entry per
+    /// target token and EOS, Σ −log p = the NLL, Σ confidence and the correct count as the fused kernel's; and each
+    /// pair's ids are its target then EOS, in the data's order.
+    @Test func tokenScoresAddUpToTheTeacherForcedStatistics() throws {
+        let (tok, data, valid, cfg) = try setup(pairs: 200)
+        let model = Seq2Seq(config: cfg, pool: ThreadPool(threads: 2))
+        let task = try TranslationTask(model: model, train: data, valid: valid, tokenizer: tok, maxTokens: 200, gradAccum: 1, seed: 1)
+        let run = tempRun()
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        _ = try Trainer(task: task, options: options(steps: 30), run: run, prior: nil, resume: false).run(shouldStop: { false }) { _ in }
+        let pad = tok.id(of: .pad), eos = tok.id(of: .eos)
+        let st = TranslationEvaluator.teacherForced(model: model, data: valid, pad: pad, eos: eos, loss: LossOptions(smoothing: 0))
+        let scores = TranslationEvaluator.tokenScores(model: model, data: valid, pad: pad, eos: eos, maxTokens: 300)
+        #expect(scores.count == valid.count)
+        for (i, s) in scores.enumerated() { #expect(s.ids == valid.targets[i] + [eos]) }
+        let nll = scores.reduce(0.0) { $0 + $1.probability.reduce(0.0) { $0 - Foundation.log(Double($1)) } }
+        let conf = scores.reduce(0.0) { $0 + $1.confidence.reduce(0.0) { $0 + Double($1) } }
+        let correct = scores.reduce(0) { $0 + $1.correct.filter { $0 }.count }
+        #expect(scores.reduce(0) { $0 + $1.ids.count } == st.count)
+        #expect(abs(nll - st.nll) < 1e-4 * st.nll, "Σ −log p \(nll) vs NLL \(st.nll)")
+        #expect(abs(conf - st.confidence) < 1e-4 * st.confidence, "Σ confidence \(conf) vs \(st.confidence)")
+        #expect(correct == st.correct)
+        #expect(scores.allSatisfy { s in zip(s.probability, s.confidence).allSatisfy { $0 <= $1 * (1 + 1e-5) } }, "a target's probability above the top-1")
+    }
+
     /// Batches respect the token budget, cover every pair once per epoch, and padding is ignored by the loss.
     @Test func bucketsCoverEveryPairWithinTheBudget() throws {
         let (tok, data, _, _) = try setup(pairs: 300)
