@@ -60,10 +60,10 @@ def machine_line():
     return f"{cpu_name()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
 
-def lmtrain_json(args, env=None):
-    """Runs `lmtrain bench ...` and returns the JSON object of its last line."""
+def lmtrain_json(args, env=None, binary=None):
+    """Runs `lmtrain bench ...` (or another build's) and returns the JSON object of its last line."""
     import json
-    out = subprocess.run([LMTRAIN] + args, check=True, capture_output=True, text=True, env=env).stdout
+    out = subprocess.run([binary or LMTRAIN] + args, check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 

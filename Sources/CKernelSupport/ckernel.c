@@ -1,5 +1,46 @@
 #include "ckernel.h"
 
+#include <sched.h>
+#include <sys/resource.h>
+#include <time.h>
+#if defined(__linux__)
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+int64_t lmt_now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+// The sleeper count is raised before the futex compares ev[0] with seq, and a signaller bumps ev[0] before
+// it reads the count (all sequentially consistent): either the signaller sees the sleeper and wakes it, or
+// the sleeper's futex sees the bumped sequence and returns at once. No wake-up is lost.
+int64_t lmt_involuntary_switches(void) {
+    struct rusage u;
+    return getrusage(RUSAGE_SELF, &u) == 0 ? (int64_t)u.ru_nivcsw : 0;
+}
+
+void lmt_event_sleep(int32_t *ev, int32_t seq) {
+    __atomic_add_fetch(ev + 1, 1, __ATOMIC_SEQ_CST);
+#if defined(__linux__)
+    syscall(SYS_futex, ev, FUTEX_WAIT_PRIVATE, seq, NULL, NULL, 0);
+#else
+    if (__atomic_load_n(ev, __ATOMIC_SEQ_CST) == seq) sched_yield();
+#endif
+    __atomic_sub_fetch(ev + 1, 1, __ATOMIC_SEQ_CST);
+}
+
+void lmt_event_signal(int32_t *ev) {
+    __atomic_add_fetch(ev, 1, __ATOMIC_SEQ_CST);
+#if defined(__linux__)
+    if (__atomic_load_n(ev + 1, __ATOMIC_SEQ_CST) != 0) syscall(SYS_futex, ev, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+#endif
+}
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 

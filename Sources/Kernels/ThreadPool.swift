@@ -4,9 +4,14 @@ import Foundation
 /// A persistent pool of worker threads for data-parallel kernels.
 ///
 /// `run { tid in … }` runs the body once on every thread (the caller is thread 0) and returns when all are
-/// done. Workers spin for a short while after a job before sleeping, so back-to-back kernel calls (a training
+/// done. Workers spin for a while after a job before sleeping, so back-to-back kernel calls (a training
 /// step makes hundreds) do not pay a thread wake-up each: that wake-up is what made small products lose on
-/// two threads. Jobs must not be nested; callers on several threads take turns.
+/// two threads. When other processes compete for the cores, spinning is what loses: the thread waited for
+/// may be preempted for a whole time slice, and a waiter spinning through it burns this process's share of
+/// the machine (beside a busy loop, training fell to a third of its fair share). So every wait (for a job,
+/// for the job's end, at a barrier) spins for a bounded time and then sleeps, and the bound is short while
+/// the kernel keeps preempting this process's threads (the pool samples the count every 50 ms), long
+/// otherwise. Jobs must not be nested; callers on several threads take turns.
 public final class ThreadPool: @unchecked Sendable {
     public let threadCount: Int
     /// The precision of the matrix products run on this pool (sgemm without an explicit kernel): like
@@ -77,70 +82,113 @@ public final class ThreadPool: @unchecked Sendable {
 /// a class is not guaranteed a stable address.
 final class PoolCore: @unchecked Sendable {
     let threadCount: Int
-    let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     /// Serialises callers; recursive, so a kernel can hold it across its set-up and its `run`.
     let callerMutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     let generation = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
     let finished = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
     let barrierCount = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
     let barrierSense = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
     let workCounter = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
+    /// Where threads sleep (see lmt_event_sleep): workers for the next job, the caller for the job's end,
+    /// threads at a barrier for its last arrival. Two int32 each.
+    let jobEvent = UnsafeMutablePointer<Int32>.allocate(capacity: 2)
+    let doneEvent = UnsafeMutablePointer<Int32>.allocate(capacity: 2)
+    let barrierEvent = UnsafeMutablePointer<Int32>.allocate(capacity: 2)
     /// Threads taking part in the current job (barrier size).
     var active = 1
     var body: ((Int) -> Void)? = nil
     var shuttingDown = false
-    /// Spin iterations before a worker sleeps (~50–100 µs).
-    let spinLimit = 20_000
+    /// Spin bounds in nanoseconds, [idle, wait]: how long a worker spins for the next job, and a thread for
+    /// the rest of a job (its end, a barrier), before sleeping. Written by the caller, read by all.
+    let spinNs = UnsafeMutablePointer<Int64>.allocate(capacity: 2)
+    /// Uncontended: longer than the gaps between a step's kernel calls and than the imbalance of a job, since
+    /// a sleeping thread (a halted virtual CPU, here) can take far longer to wake than the wait it saved.
+    static let quietSpinNs: (idle: Int64, wait: Int64) = (2_000_000, 2_000_000)
+    /// Contended: a few wake-ups' worth; whoever is late is then likely preempted, not busy.
+    static let busySpinNs: (idle: Int64, wait: Int64) = (50_000, 20_000)
+    /// Preemptions per second (over the whole process) above which the machine counts as contended: idle,
+    /// a training process here sees about 40 a second, beside one busy loop 300–600.
+    static let contendedSwitchesPerSecond = 150.0
+    var lastSampleNs: Int64 = 0, lastSwitches: Int64 = 0
 
     init(threadCount: Int) {
         self.threadCount = threadCount
-        pthread_mutex_init(mutex, nil)
         var attr = pthread_mutexattr_t()
         pthread_mutexattr_init(&attr)
         pthread_mutexattr_settype(&attr, Int32(PTHREAD_MUTEX_RECURSIVE))
         pthread_mutex_init(callerMutex, &attr)
         pthread_mutexattr_destroy(&attr)
-        pthread_cond_init(cond, nil)
         for p in [generation, finished, barrierCount, barrierSense, workCounter] { p.initialize(to: 0) }
+        for e in [jobEvent, doneEvent, barrierEvent] { e.initialize(repeating: 0, count: 2) }
+        spinNs[0] = Self.quietSpinNs.idle
+        spinNs[1] = Self.quietSpinNs.wait
+        lastSampleNs = lmt_now_ns()
+        lastSwitches = lmt_involuntary_switches()
     }
 
     deinit {
-        pthread_cond_destroy(cond)
-        pthread_mutex_destroy(mutex)
         pthread_mutex_destroy(callerMutex)
-        cond.deallocate(); mutex.deallocate(); callerMutex.deallocate()
+        callerMutex.deallocate()
         for p in [generation, finished, barrierCount, barrierSense, workCounter] { p.deallocate() }
+        for e in [jobEvent, doneEvent, barrierEvent] { e.deallocate() }
+        spinNs.deallocate()
+    }
+
+    /// Every 50 ms (checked by the caller at each job): whether the kernel preempted this process often
+    /// since the last look, and the spin bounds that follow.
+    func sampleContention() {
+        let now = lmt_now_ns()
+        if now - lastSampleNs < 50_000_000 { return }
+        let switches = lmt_involuntary_switches()
+        let rate = Double(switches - lastSwitches) / (Double(now - lastSampleNs) * 1e-9)
+        let spin = rate > Self.contendedSwitchesPerSecond ? Self.busySpinNs : Self.quietSpinNs
+        lmt_store(spinNs, spin.idle)
+        lmt_store(spinNs + 1, spin.wait)
+        lastSampleNs = now
+        lastSwitches = switches
+    }
+
+    /// Returns once `done()` holds: spins (pause) for about `spinNs`, then sleeps on `event` between checks.
+    /// Whoever makes `done()` true signals `event` afterwards.
+    @inline(__always)
+    func wait(on event: UnsafeMutablePointer<Int32>, spinNs: Int64, until done: () -> Bool) {
+        if done() { return }
+        let deadline = lmt_now_ns() + spinNs
+        var spins = 0, sleeping = false
+        while !done() {
+            if !sleeping {
+                spins += 1
+                // The clock is read every 64 pauses: a few hundred nanoseconds apart.
+                if spins & 63 != 0 || lmt_now_ns() < deadline { lmt_pause(); continue }
+                sleeping = true
+            }
+            let seq = lmt_event_seq(event)
+            if done() { return }
+            lmt_event_sleep(event, seq)
+        }
     }
 
     /// Tells the workers to exit and waits until each has counted itself out.
     func shutDown() {
         pthread_mutex_lock(callerMutex)
         lmt_store(finished, 0)
-        pthread_mutex_lock(mutex)
         shuttingDown = true
         lmt_add(generation, 1)
-        pthread_cond_broadcast(cond)
-        pthread_mutex_unlock(mutex)
-        while lmt_load(finished) != Int64(threadCount - 1) { lmt_pause() }
+        lmt_event_signal(jobEvent)
+        let workers = Int64(threadCount - 1)
+        wait(on: doneEvent, spinNs: lmt_load(spinNs + 1)) { lmt_load(finished) == workers }
         pthread_mutex_unlock(callerMutex)
     }
 
     func workerLoop(_ tid: Int) {
         var seen: Int64 = 0
         while true {
-            var spins = 0
-            while lmt_load(generation) == seen {
-                spins += 1
-                if spins < spinLimit { lmt_pause(); continue }
-                pthread_mutex_lock(mutex)
-                while lmt_load(generation) == seen { pthread_cond_wait(cond, mutex) }
-                pthread_mutex_unlock(mutex)
-            }
+            wait(on: jobEvent, spinNs: lmt_load(spinNs)) { lmt_load(generation) != seen }
             seen = lmt_load(generation)
-            if shuttingDown { lmt_add(finished, 1); return }
+            if shuttingDown { lmt_add(finished, 1); lmt_event_signal(doneEvent); return }
             if tid < active { body!(tid) }
             lmt_add(finished, 1)
+            lmt_event_signal(doneEvent)
         }
     }
 
@@ -149,15 +197,15 @@ final class PoolCore: @unchecked Sendable {
         self.active = active
         lmt_store(workCounter, 0)
         if active == 1 { body(0); return }
+        sampleContention()
         withoutActuallyEscaping(body) { escapable in
             self.body = escapable
             lmt_store(finished, 0)
-            pthread_mutex_lock(mutex)
             lmt_add(generation, 1)
-            pthread_cond_broadcast(cond)
-            pthread_mutex_unlock(mutex)
+            lmt_event_signal(jobEvent)
             escapable(0)
-            while lmt_load(finished) != Int64(threadCount - 1) { lmt_pause() }
+            let workers = Int64(threadCount - 1)
+            wait(on: doneEvent, spinNs: lmt_load(spinNs + 1)) { lmt_load(finished) == workers }
             self.body = nil
         }
     }
@@ -167,8 +215,10 @@ final class PoolCore: @unchecked Sendable {
         if lmt_add(barrierCount, 1) == Int64(active) {
             lmt_store(barrierCount, 0)
             lmt_store(barrierSense, localSense)
+            lmt_event_signal(barrierEvent)
         } else {
-            while lmt_load(barrierSense) != localSense { lmt_pause() }
+            let sense = localSense
+            wait(on: barrierEvent, spinNs: lmt_load(spinNs + 1)) { lmt_load(barrierSense) == sense }
         }
     }
 }

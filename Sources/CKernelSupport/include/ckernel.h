@@ -67,4 +67,20 @@ static inline int64_t lmt_load(const int64_t *p) { return __atomic_load_n(p, __A
 static inline void lmt_store(int64_t *p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 static inline int64_t lmt_add(int64_t *p, int64_t v) { return __atomic_add_fetch(p, v, __ATOMIC_ACQ_REL); }
 
+/// Monotonic time in nanoseconds (clock_gettime through the vDSO: tens of nanoseconds), for bounding spins.
+int64_t lmt_now_ns(void);
+/// How many times the kernel has preempted this process's threads so far (getrusage's ru_nivcsw): it grows
+/// fast only when other work competes for the cores.
+int64_t lmt_involuntary_switches(void);
+
+/// Sleeping for the worker pool's waits, so a thread whose partner was preempted (another process on the
+/// cores) gives its core up instead of spinning through the partner's time slice. An event is two int32:
+/// ev[0] a sequence number every signal bumps, ev[1] the number of threads asleep on it (a signal with none
+/// asleep makes no system call). Waiter: seq = lmt_event_seq(ev); re-check the condition; lmt_event_sleep(ev,
+/// seq), which returns at once if a signal came after seq was read. Signaller: make the condition true, then
+/// lmt_event_signal(ev). Linux futexes; elsewhere sleep yields the core instead.
+static inline int32_t lmt_event_seq(const int32_t *ev) { return __atomic_load_n(ev, __ATOMIC_SEQ_CST); }
+void lmt_event_sleep(int32_t *ev, int32_t seq);
+void lmt_event_signal(int32_t *ev);
+
 #endif
