@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 
-from bench_common import LMTRAIN, ROOT, bible_split, cpu_name, cpu_slug, lmtrain_json, machine_line, median, write_section
+from bench_common import LMTRAIN, bible_split, cpu_slug, lmtrain_json, machine_line, median, write_section
 
 TRAIN = ["bench", "train", "--vocab-size", "8192", "--d-model", "256", "--layers", "4", "--context", "128",
          "--batch-size", "16", "--repeats", "8", "--warmup", "2"]
