@@ -16,14 +16,14 @@ int64_t lmt_now_ns(void) {
     return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-// The sleeper count is raised before the futex compares ev[0] with seq, and a signaller bumps ev[0] before
-// it reads the count (all sequentially consistent): either the signaller sees the sleeper and wakes it, or
-// the sleeper's futex sees the bumped sequence and returns at once. No wake-up is lost.
 int64_t lmt_involuntary_switches(void) {
     struct rusage u;
     return getrusage(RUSAGE_SELF, &u) == 0 ? (int64_t)u.ru_nivcsw : 0;
 }
 
+// The sleeper count is raised before the futex compares ev[0] with seq, and a signaller bumps ev[0] before
+// it reads the count (all sequentially consistent): either the signaller sees the sleeper and wakes it, or
+// the sleeper's futex sees the bumped sequence and returns at once. No wake-up is lost.
 void lmt_event_sleep(int32_t *ev, int32_t seq) {
     __atomic_add_fetch(ev + 1, 1, __ATOMIC_SEQ_CST);
 #if defined(__linux__)

@@ -107,7 +107,7 @@ final class PoolCore: @unchecked Sendable {
     /// Contended: a few wake-ups' worth; whoever is late is then likely preempted, not busy.
     static let busySpinNs: (idle: Int64, wait: Int64) = (50_000, 20_000)
     /// Preemptions per second (over the whole process) above which the machine counts as contended: idle,
-    /// a training process here sees about 40 a second, beside one busy loop 300–600.
+    /// a training process here sees about 40 a second, beside one busy loop 300–750.
     static let contendedSwitchesPerSecond = 150.0
     var lastSampleNs: Int64 = 0, lastSwitches: Int64 = 0
 
