@@ -279,7 +279,7 @@ def measure(a, r, train):
     m["best_step"], m["best_epoch"], m["last_step"] = best["step"], best.get("epoch"), vals[-1]["step"]
     for split, f in (("train", train), ("valid", a.valid), ("test", a.test)):
         if split not in m:
-            extra = ["--tokens", os.path.join(sd, "test.tokens.jsonl")] if split == "test" and a.task == "translate" else []
+            extra = ["--tokens", os.path.join(sd, "test.tokens.jsonl")] if split == "test" else []
             m[split] = last_json(run([BIN, "eval", rd, f, "--checkpoint", "best", *th, *extra])[1])
             save_json(m, path)
     if a.task == "translate":
@@ -320,17 +320,18 @@ def measure(a, r, train):
                 m["inference"] = study_report.inference_calibration(dump, os.path.join(sd, "test.tokens.jsonl"),
                                                                     a.samples, lines)
                 save_json(m, path)
-        m["_dump"] = os.path.join(sd, "test.tokens.jsonl")
-        if "teacher_forced" not in m:
-            m["teacher_forced"] = study_report.teacher_forced_calibration(os.path.join(sd, "test.tokens.jsonl"), a.samples)
-            # The dump must agree with eval's own ECE (the same tokens, the same bins).
-            if abs(m["teacher_forced"]["ece"] - m["test"]["ece"]) > 1e-4:
-                sys.exit(f"study: {rd}: ECE from the token dump {m['teacher_forced']['ece']} differs from eval's {m['test']['ece']}")
-            save_json(m, path)
     else:
         if "samples" not in m:
             m["samples"] = lm_samples(a, rd)
             save_json(m, path)
+    # Teacher-forced calibration with CIs, and each sentence's (or LM window's) NLL, from the test split's dump.
+    m["_dump"] = os.path.join(sd, "test.tokens.jsonl")
+    if "teacher_forced" not in m:
+        m["teacher_forced"] = study_report.teacher_forced_calibration(os.path.join(sd, "test.tokens.jsonl"), a.samples)
+        # The dump must agree with eval's own ECE (the same tokens, the same bins).
+        if abs(m["teacher_forced"]["ece"] - m["test"]["ece"]) > 1e-4:
+            sys.exit(f"study: {rd}: ECE from the token dump {m['teacher_forced']['ece']} differs from eval's {m['test']['ece']}")
+        save_json(m, path)
     m["complete"] = True
     save_json(m, path)
     return m

@@ -20,13 +20,13 @@ BINS = 15
 
 
 def read_dump(path):
-    """`lmtrain eval --tokens` lines by pair index."""
+    """`lmtrain eval --tokens` lines by pair (translation) or window (language model) index."""
     out = {}
     with open(path, encoding="utf-8") as f:
         for line in f:
             if line.strip():
                 o = json.loads(line)
-                out[o["pair"]] = o
+                out[o["pair"] if "pair" in o else o["window"]] = o
     return out
 
 
@@ -161,19 +161,22 @@ def output_shape(hyp_path, ref_path):
 def repetition(outputs):
     """Of greedy continuations: seq-rep-4 (Welleck et al. 2020: the share of a continuation's 4-grams that
     repeat an earlier one, averaged), the share of continuations with any repeated 4-gram, distinct-2."""
-    reps, looped, bigrams = [], 0, Counter()
+    reps, each, looped, bigrams = [], [], 0, Counter()
     total_bigrams = 0
     for o in outputs:
         w = o.split()
         grams = [tuple(w[i:i + 4]) for i in range(len(w) - 3)]
+        # Per continuation, for paired tests over prompts (a continuation under four words repeats nothing).
+        each.append(1 - len(set(grams)) / len(grams) if grams else 0.0)
         if grams:
-            reps.append(1 - len(set(grams)) / len(grams))
+            reps.append(each[-1])
             looped += len(set(grams)) < len(grams)
         bg = [tuple(w[i:i + 2]) for i in range(len(w) - 1)]
         bigrams.update(bg)
         total_bigrams += len(bg)
     return {"seq_rep_4": statistics.mean(reps) if reps else 0.0, "looping": looped / max(1, len(outputs)),
-            "distinct_2": len(bigrams) / max(1, total_bigrams), "continuations": len(outputs), "examples": outputs[:3]}
+            "distinct_2": len(bigrams) / max(1, total_bigrams), "continuations": len(outputs), "examples": outputs[:3],
+            "seq_rep_4_each": each}
 
 
 # MARK: - Paired comparisons over sentences
@@ -386,7 +389,7 @@ def write(a, runs, saved):
     noise = f", {data['noisy_pairs']:,} of them ({100 * data['label_noise']:.0f}%) with another pair's target (label noise)" if data["label_noise"] else ""
     L += [f"{what}, trained on {sub}{noise}. {len(done)} of {len(runs)} runs finished"
           f" ({', '.join(s['setting'] for s in settings)} × seeds 1–{a.seeds}). CPU: {saved['cpu']}; compute: "
-          f"{train_h:.2f} h of training and {meas_h:.2f} h of measuring, {a.threads} threads.", ""]
+          f"{train_h:.2f} h of training and {meas_h:.2f} h of measuring, {a.threads} thread{'s' if a.threads != 1 else ''} per run.", ""]
     fit_args = f' --fit-args "{a.fit_args}"' if a.fit_args else ""
     L += ["Made by", "", "```sh",
           f"scripts/smoothing-study {a.name} --task {a.task}" + (f" --subset {a.subset}" if a.subset else "")
@@ -399,7 +402,13 @@ def write(a, runs, saved):
           " weights (`--checkpoint best`). Seeds change the initialisation, dropout and batch order; the data and the"
           " tokenizer are the same for every run, so ε = 0 and ε > 0 of one seed form a pair.", ""]
     L += ["Measures: NLL and perplexity under teacher forcing on the whole split; ECE over 15 equal-width bins of top-1"
-          " confidence (token level); its 95% interval resamples test sentences (1,000 resamples)."]
+          f" confidence (token level); its 95% interval resamples test {'sentences' if translate else 'windows (the test file is one token stream, evaluated in windows of the context)'}"
+          f" ({a.samples:,} resamples)."]
+    if not translate:
+        L += [f" Samples: greedy continuations (64 tokens) of the first five words of the first {a.prompts} test lines of eight"
+              " or more words; seq-rep-4 = the share of a continuation's 4-grams that repeat an earlier one (Welleck et al."
+              " 2020), averaged; looping = continuations with any repeated 4-gram; distinct-2 = distinct bigrams / bigrams."
+              " Paired tests pool the windows (perplexity, ECE) or prompts (repetition) of every seed pair."]
     if translate:
         L += [f" BLEU and chrF2 by lmtrain's sacreBLEU-compatible scorer (`{first_signature(res)}`) on the first"
               f" {a.test_sentences or 'all'} test pairs; length ratio = output/reference words; *inference ECE* scores the"
@@ -567,6 +576,14 @@ def claims_of(a, settings, by_setting, res, saved):
                          f" 95% CI [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}], p = {d['p']:.3g}); empty outputs"
                          f" {fmt([res[b]['decodes'][key]['empty'] for b, _ in pairs], 100, 1)}% vs {fmt([res[x]['decodes'][key]['empty'] for _, x in pairs], 100, 1)}%,"
                          f" cut short {fmt([res[b]['decodes'][key]['short'] for b, _ in pairs], 100, 1)}% vs {fmt([res[x]['decodes'][key]['short'] for _, x in pairs], 100, 1)}%.")
+        if not translate and all("seq_rep_4_each" in res[k]["samples"] for pair in pairs for k in pair):
+            rb = pooled([res[b]["samples"]["seq_rep_4_each"] for b, _ in pairs])
+            rs = pooled([res[x]["samples"]["seq_rep_4_each"] for _, x in pairs])
+            d = mean_difference(rb, rs, a.samples)
+            L.append(f"- **Smoothing makes greedy continuations less repetitive** — {verdict(d, d['diff'] < 0)}: seq-rep-4"
+                     f" {100 * sum(rb) / len(rb):.1f}% → {100 * sum(rs) / len(rs):.1f}% ({100 * d['diff']:+.1f} points, 95% CI"
+                     f" [{100 * d['ci'][0]:+.1f}, {100 * d['ci'][1]:+.1f}], p = {d['p']:.3g}, {len(rb)} continuations); looping"
+                     f" {fmt([res[b]['samples']['looping'] for b, _ in pairs], 100, 0)}% vs {fmt([res[x]['samples']['looping'] for _, x in pairs], 100, 0)}%.")
         gap = [(res[b]["valid"]["nll"] - res[b]["train"]["nll"], res[x]["valid"]["nll"] - res[x]["train"]["nll"]) for b, x in pairs]
         L.append(f"- Generalisation gap (valid − train NLL at the best checkpoint; smoothing's loss is not NLL, so compare gaps):"
                  f" ε = 0 {fmt([g[0] for g in gap], digits=3)}, ε = {s['eps']:g} {fmt([g[1] for g in gap], digits=3)};"

@@ -47,3 +47,32 @@ extension TranslationEvaluator {
         return out
     }
 }
+
+extension StreamEvaluator {
+    /// Per-token scores of a token stream, one entry per window of `evaluate` (the stream after an `<eos>`, cut
+    /// into windows of T predicted tokens, the last one shorter): the unit a bootstrap resamples for a language
+    /// model, whose test file is one stream rather than sentences. At temperature 1.
+    public static func tokenScores(model: GPT, ids: [Int32], eos: Int32, B: Int, T: Int) -> [TokenScores] {
+        var out = [TokenScores](repeating: TokenScores(), count: (ids.count + T - 1) / T)
+        var nll: [Float] = [], conf: [Float] = [], correct: [Float] = [], entropy: [Float] = []
+        let one: [Float] = [1]
+        // Every batch shows its B·T rows in order, padded windows included (their targets are ignored, and
+        // their rows come out NaN), so row / T counts windows across batches.
+        var row = 0
+        let inspect: LogitsInspector = { logits, targets, rows in
+            if nll.count < rows { nll = [Float](repeating: 0, count: rows); conf = nll; correct = nll; entropy = nll }
+            calibrationRows(logits: logits, targets: targets, rows: rows, vocab: model.config.vocabSize, temperatures: one, count: 1,
+                            nll: &nll, confidence: &conf, correct: &correct, entropy: &entropy, pool: model.pool)
+            for r in 0..<rows where !correct[r].isNaN {
+                let w = (row + r) / T
+                out[w].ids.append(targets[r])
+                out[w].probability.append(Foundation.exp(-nll[r]))
+                out[w].confidence.append(conf[r])
+                out[w].correct.append(correct[r] == 1)
+            }
+            row += rows
+        }
+        _ = evaluate(model: model, ids: ids, eos: eos, B: B, T: T, inspect: inspect)
+        return out
+    }
+}

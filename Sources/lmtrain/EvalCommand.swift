@@ -28,8 +28,8 @@ struct EvalCommand: ParsableCommand {
     var columns: ColumnPair?
     @Option(help: "Fit the temperature on this file instead of the run's validation data.") var temperatureFrom: String?
     @Flag(help: "Skip calibration (no temperature fit, no diagrams).") var noCalibration = false
-    @Option(help: ArgumentHelp("Translation: also write each pair's target tokens with their probability, top-1 confidence and top-1 correctness (JSON lines) to this file.",
-                               discussion: "One line per pair: {\"pair\": index among the file's non-empty pairs, \"ids\", \"p\", \"confidence\", \"correct\"}; targets end in <eos>. For confidence intervals by resampling sentences, and for scoring a model's own translations (inference calibration)."))
+    @Option(help: ArgumentHelp("Also write each target token's probability, top-1 confidence and top-1 correctness (JSON lines) to this file.",
+                               discussion: "Translation: one line per pair, {\"pair\": index among the file's non-empty pairs, \"ids\", \"p\", \"confidence\", \"correct\"}; targets end in <eos>. Language model: one line per context window of the evaluated stream, {\"window\": index, …}. For confidence intervals by resampling sentences or windows, and for scoring a model's own translations (inference calibration)."))
     var tokens: String?
     @Option var batchSize: Int = 16
     @OptionGroup var threading: ThreadsOption
@@ -69,7 +69,6 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         let t0 = Date()
         let task = try Run.task(of: runDirectory)
-        if tokens != nil && task == .lm { throw CLIError("--tokens is for translation runs") }
         var (result, passes) = task == .lm ? try languageModel() : try translation()
         if !noCalibration {
             let T0 = CalibrationEvaluator.fitTemperature(passes.fit, vocab: passes.vocab, pool: passes.pool)
@@ -106,12 +105,24 @@ struct EvalCommand: ParsableCommand {
         say("context       \(T) tokens, stride \(T)")
         let result = Result(file: file, tokens: st.count, words: stream.words, bytes: stream.bytes, nll: nll, ppl: exp(nll),
                             wordPpl: perWord, bitsPerByte: bpb, accuracy: acc, context: T, stride: T)
+        if let tokens {
+            let scores = StreamEvaluator.tokenScores(model: model, ids: stream.ids, eos: eos, B: B, T: T)
+            try writeAtomically(Data(scores.enumerated().map { Self.tokenLine("window", $0.offset, $0.element) }.joined().utf8), to: tokens)
+            printErr("wrote \(tokens) (\(scores.count) windows of \(T) tokens)")
+        }
         let fitIds = noCalibration ? [] : try temperatureFrom.map { try Self.stream($0, tokenizer: r.tokenizer, threads: threading.threads).ids }
             ?? r.run.validationTokens(tokenizer: r.tokenizer, threads: threading.threads)
         let ids = stream.ids
         return (result, Passes(test: { _ = StreamEvaluator.evaluate(model: model, ids: ids, eos: eos, B: B, T: T, inspect: $0) },
                                fit: { _ = StreamEvaluator.evaluate(model: model, ids: fitIds, eos: eos, B: B, T: T, inspect: $0) },
                                vocab: model.config.vocabSize, pool: model.pool))
+    }
+
+    /// One line of the --tokens dump: the unit's index under `key`, then its tokens' scores.
+    static func tokenLine(_ key: String, _ index: Int, _ s: TokenScores) -> String {
+        let f = { (x: [Float]) in x.map { String(format: "%.6g", $0) }.joined(separator: ",") }
+        return "{\"\(key)\":\(index),\"ids\":[\(s.ids.map(String.init).joined(separator: ","))],\"p\":[\(f(s.probability))],"
+            + "\"confidence\":[\(f(s.confidence))],\"correct\":[\(s.correct.map { $0 ? "1" : "0" }.joined(separator: ","))]}\n"
     }
 
     /// A text file (a TSV's text columns joined) as one token stream.
@@ -143,12 +154,7 @@ struct EvalCommand: ParsableCommand {
                             wordPpl: exp(st.nll / Double(max(1, words))), accuracy: acc)
         if let tokens {
             let scores = TranslationEvaluator.tokenScores(model: model, data: data, pad: pad, eos: eos)
-            var text = ""
-            for (i, s) in scores.enumerated() {
-                let f = { (x: [Float]) in x.map { String(format: "%.6g", $0) }.joined(separator: ",") }
-                text += "{\"pair\":\(data.origins[i]),\"ids\":[\(s.ids.map(String.init).joined(separator: ","))],\"p\":[\(f(s.probability))],"
-                    + "\"confidence\":[\(f(s.confidence))],\"correct\":[\(s.correct.map { $0 ? "1" : "0" }.joined(separator: ","))]}\n"
-            }
+            let text = scores.enumerated().map { Self.tokenLine("pair", data.origins[$0.offset], $0.element) }.joined()
             try writeAtomically(Data(text.utf8), to: tokens)
             printErr("wrote \(tokens) (\(scores.count) pairs)")
         }

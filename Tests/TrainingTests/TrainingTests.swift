@@ -3,6 +3,7 @@ import Kernels
 import Model
 import Testing
 import Datasets
+import Evaluation
 import Runs
 import Training
 
@@ -94,6 +95,26 @@ func syntheticStream(vocab: Int, length: Int, seed: UInt64) -> [Int32] {
         #expect(reports.count == 30)
         #expect(reports.suffix(10).allSatisfy { $0.loss > $0.nll + 0.1 })
         #expect(reports.last!.nll < reports.first!.nll)
+    }
+
+    /// A language model's per-token scores (`eval --tokens`) add up to the stream evaluation of the same ids:
+    /// one window per T predicted tokens (the last one shorter, on an awkward length), Σ −log p = the NLL, Σ
+    /// confidence and the correct count as the fused kernel's, ids = the stream in order; B does not matter.
+    @Test func streamTokenScoresAddUpToTheStreamEvaluation() throws {
+        let model = GPT(config: config, pool: ThreadPool(threads: 2))
+        let ids = syntheticStream(vocab: 50, length: 257, seed: 5)
+        let T = config.context
+        let st = StreamEvaluator.evaluate(model: model, ids: ids, eos: 3, B: 3, T: T)
+        let scores = StreamEvaluator.tokenScores(model: model, ids: ids, eos: 3, B: 3, T: T)
+        #expect(scores.count == (257 + T - 1) / T)
+        #expect(scores.dropLast().allSatisfy { $0.ids.count == T } && scores.last!.ids.count == 257 % T)
+        #expect(scores.flatMap(\.ids) == ids)
+        let nll = scores.reduce(0.0) { $0 + $1.probability.reduce(0.0) { $0 - Foundation.log(Double($1)) } }
+        let conf = scores.reduce(0.0) { $0 + $1.confidence.reduce(0.0) { $0 + Double($1) } }
+        #expect(abs(nll - st.nll) < 1e-4 * st.nll, "Σ −log p \(nll) vs NLL \(st.nll)")
+        #expect(abs(conf - st.confidence) < 1e-4 * st.confidence, "Σ confidence \(conf) vs \(st.confidence)")
+        #expect(scores.reduce(0) { $0 + $1.correct.filter { $0 }.count } == st.correct)
+        #expect(StreamEvaluator.tokenScores(model: model, ids: ids, eos: 3, B: 7, T: T) == scores)
     }
 
     @Test func incrementalDecodingMatchesTheFullForwardPass() throws {
