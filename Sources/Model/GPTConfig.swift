@@ -35,6 +35,11 @@ public struct GPTConfig: Codable, Equatable, Sendable {
     public var problem: String? {
         if vocabSize < 2 { return "vocabulary size must be at least 2" }
         if context < 1 || dModel < 1 || layers < 1 || heads < 1 { return "context, d-model, layers and heads must be at least 1" }
+        // Bounds far above any model this trainer makes, so that sizes computed from a damaged configuration
+        // cannot overflow.
+        if vocabSize > 1 << 24 || context > 1 << 20 || dModel > 1 << 16 || layers > 1 << 10 || heads > dModel {
+            return "the shape is out of range (vocabulary ≤ 16M, context ≤ 1M, d-model ≤ 65,536, layers ≤ 1,024, heads ≤ d-model)"
+        }
         if dModel % heads != 0 { return "d-model \(dModel) is not divisible by heads \(heads)" }
         if !(0..<1).contains(dropout) { return "dropout must be in [0, 1)" }
         return nil

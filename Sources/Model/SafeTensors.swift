@@ -60,8 +60,10 @@ public struct SafeTensors {
                   let shape = e["shape"] as? [Int], let offs = e["data_offsets"] as? [Int], offs.count == 2 else {
                 throw corrupt("tensor \(name) has a malformed entry (dtype F32 or I32, shape, data_offsets)")
             }
-            let count = shape.reduce(1, *)
-            guard shape.allSatisfy({ $0 >= 0 }), offs[0] >= 0, offs[1] - offs[0] == count * 4, dataStart + offs[1] <= d.count else {
+            // Sizes come from the file: any product or sum may overflow, and an overflow must be a refusal, not a trap.
+            var bytes = 4, bad = !shape.allSatisfy { $0 >= 0 }
+            for s in shape where !bad { (bytes, bad) = bytes.multipliedReportingOverflow(by: s) }
+            guard !bad, offs[0] >= 0, offs[1] >= offs[0], offs[1] <= d.count - dataStart, offs[1] - offs[0] == bytes else {
                 throw corrupt("tensor \(name): data_offsets \(offs) do not match its shape \(shape) or run past the end of the file")
             }
             es[name] = Entry(dtype: dtype, shape: shape, range: offs[0]..<offs[1])

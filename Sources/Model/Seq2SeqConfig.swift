@@ -54,6 +54,11 @@ public struct Seq2SeqConfig: Codable, Equatable, Sendable {
         if maxLength < 2 || dModel < 2 || encoderLayers < 1 || decoderLayers < 1 || heads < 1 {
             return "max length, d-model, layers and heads must be at least 1"
         }
+        // Bounds far above any model this trainer makes, so that sizes computed from a damaged configuration
+        // cannot overflow.
+        if vocabSize > 1 << 24 || maxLength > 1 << 20 || dModel > 1 << 16 || encoderLayers > 1 << 10 || decoderLayers > 1 << 10 || heads > dModel {
+            return "the shape is out of range (vocabulary ≤ 16M, max length ≤ 1M, d-model ≤ 65,536, layers ≤ 1,024, heads ≤ d-model)"
+        }
         if dModel % heads != 0 { return "d-model \(dModel) is not divisible by heads \(heads)" }
         if dModel % 2 != 0 { return "d-model must be even (sinusoidal positions pair sines and cosines)" }
         if positions == .fairseq && dModel < 4 { return "d-model must be at least 4 (the fairseq sinusoids divide by d/2 − 1)" }

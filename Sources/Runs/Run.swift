@@ -176,7 +176,13 @@ public struct DataOptions: Codable, Sendable, Equatable {
         [corpus, sourceFile, targetFile, valid, validSource, validTarget].compactMap { $0 }
     }
 
-    public var columnPair: (Int, Int)? { columns.map { ($0[0], $0[1]) } }
+    public var columnPair: (Int, Int)? { columns.flatMap { $0.count == 2 ? ($0[0], $0[1]) : nil } }
+
+    /// What is wrong with the saved columns, if anything (a damaged configuration, not user input).
+    public var columnsProblem: String? {
+        guard let c = columns else { return nil }
+        return c.count == 2 && c.allSatisfy({ $0 >= 1 }) && c[0] != c[1] ? nil : "columns \(c) are not two different 1-based columns"
+    }
 }
 
 /// A training run: RUN/config.json, everything needed to rebuild the model and continue training. One type for
@@ -254,7 +260,12 @@ public struct Run: Sendable, Equatable {
             }
             var run = Run(model: model, train: file.train, data: data)
             run.tokenizer = file.tokenizer
+            // What loads must be usable: a model shape that cannot be built, or columns that cannot be read, is a
+            // damaged file, refused here rather than trapping where it is used.
+            if let p = model.problem ?? data.columnsProblem { throw RunError.badCheckpoint("\(RunPaths(directory).config) is damaged: \(p)") }
             return run
+        } catch let e as RunError {
+            throw e
         } catch {
             throw RunError.badCheckpoint("\(RunPaths(directory).config) is not a valid run configuration: \(error)")
         }
