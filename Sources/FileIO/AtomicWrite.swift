@@ -63,3 +63,56 @@ public func removeAbandonedTemporaries(in dir: String) -> Int {
     }
     return removed
 }
+
+/// A file written in pieces that appears at `path` complete or not at all: appends go to `.NAME.tmp-PID` in the
+/// same directory; `finish` flushes it to disk and renames it into place; an error, or dropping the writer
+/// unfinished, removes the temporary file. For outputs too large to build in memory (id caches of big corpora).
+public final class AtomicFileWriter {
+    public let path: String
+    let tmp: String
+    var fd: Int32
+    public private(set) var written = 0
+
+    public init(path: String) throws {
+        self.path = path
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent().path
+        tmp = dir + "/.\(url.lastPathComponent).tmp-\(getpid())"
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw FileError.unwritable(path, reason: "cannot write in \(dir)") }
+    }
+
+    deinit { if fd >= 0 { close(fd); unlink(tmp) } }
+
+    /// Writes `bytes` at `offset` (a header filled in at the end), or appends them when `offset` is nil.
+    public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int? = nil) throws {
+        var off = 0
+        while off < bytes.count {
+            let n = offset.map { pwrite(fd, bytes.baseAddress! + off, bytes.count - off, off_t($0 + off)) }
+                ?? Foundation.write(fd, bytes.baseAddress! + off, bytes.count - off)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { try fail(n < 0 ? errno : ENOSPC, needed: bytes.count - off) }
+            off += n
+        }
+        if offset == nil { written += bytes.count }
+    }
+
+    public func finish() throws {
+        if fsync(fd) != 0 { try fail(errno, needed: 0) }
+        close(fd)
+        fd = -1
+        if rename(tmp, path) != 0 {
+            unlink(tmp)
+            throw FileError.unwritable(path, reason: "cannot rename the temporary file into place")
+        }
+    }
+
+    private func fail(_ code: Int32, needed: Int) throws -> Never {
+        close(fd)
+        fd = -1
+        unlink(tmp)
+        let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        if code == ENOSPC || code == EDQUOT { throw FileError.diskFull(path, needed: written + needed, available: freeBytes(dir)) }
+        throw FileError.unwritable(path, reason: "writing failed: \(String(cString: strerror(code)))")
+    }
+}

@@ -81,6 +81,47 @@ public enum TextFile {
         return lines
     }
 
+    /// Streams a UTF-8 file as blocks of about `blockBytes` of whole lines (without `\n` or a trailing `\r`,
+    /// validated line by line), calling `body` with each block and the bytes read so far: a corpus of gigabytes
+    /// in bounded memory.
+    public static func forEachLineBlock(_ path: String, blockBytes: Int = 8 << 20,
+                                        _ body: (_ lines: [String], _ bytesRead: Int) throws -> Void) throws {
+        try checkReadable(path)
+        guard let fh = FileHandle(forReadingAtPath: path) else { throw FileError.unreadable(path, reason: "permission denied") }
+        defer { try? fh.close() }
+        var pending: [UInt8] = [], lineNo = 1, read = 0
+        while true {
+            let chunk: Data
+            do { chunk = try fh.read(upToCount: blockBytes) ?? Data() } catch { throw FileError.unreadable(path, reason: "\(error)") }
+            read += chunk.count
+            pending.append(contentsOf: chunk)
+            // Whole lines only; the last partial line waits for the next chunk (or the end of the file).
+            let end = chunk.isEmpty ? pending.count : (pending.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0)
+            if end == 0 && !chunk.isEmpty { continue }
+            var lines: [String] = []
+            try pending.withUnsafeBufferPointer { buf in
+                var start = 0
+                func take(_ e0: Int) throws {
+                    var e = e0
+                    if e > start && buf[e - 1] == 0x0D { e -= 1 }
+                    guard let s = String(validating: UnsafeBufferPointer(rebasing: buf[start..<e]), as: UTF8.self) else {
+                        throw FileError.invalidUTF8(file: path, line: lineNo)
+                    }
+                    lines.append(s)
+                    lineNo += 1
+                }
+                for i in 0..<end where buf[i] == 0x0A {
+                    try take(i)
+                    start = i + 1
+                }
+                if chunk.isEmpty && start < end { try take(end) }
+            }
+            pending.removeFirst(end)
+            if !lines.isEmpty { try body(lines, read) }
+            if chunk.isEmpty { return }
+        }
+    }
+
     /// The text fields of a line for tokenizer training. In a TSV file of three columns
     /// (`ref<TAB>src<TAB>tgt`, as in corpora/bible) the reference column is not text and is skipped;
     /// in other TSV files every column is text. Plain text files give the whole line.

@@ -1,5 +1,6 @@
 import Foundation
 import Kernels
+import Datasets
 import Evaluation
 import Model
 import Runs
@@ -8,11 +9,11 @@ import Runs
 public final class LanguageModelTask: TrainingTask {
     public let model: GPT
     public var trainable: TrainableModel { model }
-    let train: [Int32], valid: [Int32], eos: Int32
+    let train: TokenIDs, valid: [Int32], eos: Int32
     let B: Int, T: Int
     var inputs: [[Int32]], targets: [[Int32]]
 
-    public init(model: GPT, train: [Int32], valid: [Int32], eos: Int32, batchSize: Int, gradAccum: Int) throws {
+    public init(model: GPT, train: TokenIDs, valid: [Int32], eos: Int32, batchSize: Int, gradAccum: Int) throws {
         self.model = model
         self.train = train; self.valid = valid; self.eos = eos
         B = batchSize; T = model.config.context
@@ -31,7 +32,7 @@ public final class LanguageModelTask: TrainingTask {
         var batcher = WindowBatcher(seed: cursor)
         inputs[slot].withUnsafeMutableBufferPointer { inp in
             targets[slot].withUnsafeMutableBufferPointer { tg in
-                batcher.fill(inputs: inp.baseAddress!, targets: tg.baseAddress!, B: B, T: T, from: train)
+                train.withUnsafeBufferPointer { batcher.fill(inputs: inp.baseAddress!, targets: tg.baseAddress!, B: B, T: T, from: $0) }
             }
         }
         cursor = batcher.state

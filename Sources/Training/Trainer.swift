@@ -1,4 +1,5 @@
 import FileIO
+import Datasets
 import Foundation
 import Kernels
 import Model
@@ -61,6 +62,12 @@ public final class Trainer {
 
     /// A language-model run over token streams.
     public convenience init(model: GPT, options: TrainOptions, run: String, train: [Int32], valid: [Int32], eos: Int32,
+                            prior: [Float]?, resume: Bool) throws {
+        try self.init(model: model, options: options, run: run, train: TokenIDs(train), valid: valid, eos: eos, prior: prior, resume: resume)
+    }
+
+    /// A language-model run over a training stream in memory or memory-mapped.
+    public convenience init(model: GPT, options: TrainOptions, run: String, train: TokenIDs, valid: [Int32], eos: Int32,
                             prior: [Float]?, resume: Bool) throws {
         let task = try LanguageModelTask(model: model, train: train, valid: valid, eos: eos, batchSize: options.batchSize,
                                          gradAccum: options.gradAccum)

@@ -18,6 +18,8 @@ public enum TokenizerSource: Sendable {
 public enum SessionEvent {
     /// Tokenizer training: merges done of the vocabulary size.
     case tokenizerProgress(done: Int, total: Int)
+    /// Building a corpus's id cache: bytes of the file tokenised so far, of its size.
+    case encodingProgress(file: String, done: Int, total: Int)
     case tokenizerTrained(vocabularySize: Int)
     /// A note worth a line (skipped pairs, a resumed run).
     case note(String)
@@ -148,12 +150,12 @@ public final class TrainingSession {
         let style = opts.smoothingStyle
         switch run.model {
         case .gpt(let config):
-            let (train, valid) = try Self.languageModelData(run, tokenizer: tok, directory: directory)
+            let (train, valid) = try Self.languageModelData(run, tokenizer: tok, directory: directory, onEvent: onEvent)
             let T = config.context
             guard train.count > T + 1 else {
                 throw RunError.corpusTooSmall(file: run.data.corpus!, tokens: train.count, needed: T + 2)
             }
-            let prior = style == .unigram ? unigramPrior(vocab: config.vocabSize, sequences: [train], eosPerSequence: nil) : nil
+            let prior = style == .unigram ? train.withUnsafeBufferPointer { unigramPrior(vocab: config.vocabSize, stream: $0) } : nil
             let model = GPT(config: config, pool: pool)
             trainer = try Trainer(model: model, options: opts, run: directory, train: train, valid: valid,
                                   eos: tok.id(of: .eos), prior: prior, resume: resume)
@@ -186,19 +188,27 @@ public final class TrainingSession {
         }
     }
 
-    /// A language model's training and validation token streams; whole files are cached by id in RUN/data.
-    static func languageModelData(_ run: Run, tokenizer tok: BPETokenizer, directory: String) throws -> ([Int32], [Int32]) {
+    /// A language model's training and validation token streams. Whole files are tokenised once, streamed in
+    /// blocks, into an id cache in RUN/data that training memory-maps: a corpus of gigabytes costs page cache,
+    /// not heap, and a second start reads nothing but the file's hash.
+    static func languageModelData(_ run: Run, tokenizer tok: BPETokenizer, directory: String,
+                                  onEvent: (SessionEvent) -> Void) throws -> (TokenIDs, [Int32]) {
         let threads = run.train.threads
         switch try run.textSplit() {
         case .files(let trainFile, let validFile):
             let cacheDir = RunPaths(directory).idCache
             try? FileManager.default.createDirectory(atPath: cacheDir, withIntermediateDirectories: true)
             let key = contentKey(RunPaths(directory).tokenizer(run))
-            let train = try TokenStream.load(file: trainFile, tokenizer: tok, tokenizerKey: key, threads: threads, cacheDir: cacheDir)
-            let valid = try TokenStream.load(file: validFile, tokenizer: tok, tokenizerKey: key, threads: threads, cacheDir: cacheDir)
-            return (train.ids, valid.ids)
+            let ids = try withoutActuallyEscaping(onEvent) { onEvent in
+                try [trainFile, validFile].map { f in
+                    try TokenStream.mapped(file: f, tokenizer: tok, tokenizerKey: key, threads: threads, cacheDir: cacheDir) { done, total in
+                        onEvent(.encodingProgress(file: f, done: done, total: total))
+                    }.ids
+                }
+            }
+            return (ids[0], ids[1].array)
         case .heldOut(let train, let valid):
-            return (try TokenStream.encode(lines: train, tokenizer: tok, threads: threads).ids,
+            return (TokenIDs(try TokenStream.encode(lines: train, tokenizer: tok, threads: threads).ids),
                     try TokenStream.encode(lines: valid, tokenizer: tok, threads: threads).ids)
         }
     }
@@ -226,6 +236,14 @@ public final class TrainingSession {
             return tok
         }
     }
+}
+
+/// Unigram frequencies of a token stream ([count]), add-one smoothed: the prior of `--smoothing-style unigram`.
+func unigramPrior(vocab V: Int, stream: UnsafeBufferPointer<Int32>) -> [Float] {
+    var counts = [Double](repeating: 1, count: V)
+    for id in stream { counts[Int(id)] += 1 }
+    let total = counts.reduce(0, +)
+    return counts.map { Float($0 / total) }
 }
 
 /// Unigram frequencies of `sequences` (plus one `eosPerSequence` each, when given), add-one smoothed so every

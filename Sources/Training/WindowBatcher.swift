@@ -10,13 +10,17 @@ public struct WindowBatcher {
     /// Fills inputs and targets ([B, T] each) from `ids` (which must hold at least T+1 tokens).
     public mutating func fill(inputs: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>,
                               B: Int, T: Int, from ids: [Int32]) {
-        let starts = ids.count - T   // windows of T+1 tokens start in 0..<starts
-        ids.withUnsafeBufferPointer { src in
-            for b in 0..<B {
-                let s = Int(rng.next() % UInt64(starts))
-                (inputs + b * T).update(from: src.baseAddress! + s, count: T)
-                (targets + b * T).update(from: src.baseAddress! + s + 1, count: T)
-            }
+        ids.withUnsafeBufferPointer { fill(inputs: inputs, targets: targets, B: B, T: T, from: $0) }
+    }
+
+    /// The same from a buffer ([count ≥ T+1]): an array's, or a memory-mapped id cache's.
+    public mutating func fill(inputs: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>,
+                              B: Int, T: Int, from src: UnsafeBufferPointer<Int32>) {
+        let starts = src.count - T   // windows of T+1 tokens start in 0..<starts
+        for b in 0..<B {
+            let s = Int(rng.next() % UInt64(starts))
+            (inputs + b * T).update(from: src.baseAddress! + s, count: T)
+            (targets + b * T).update(from: src.baseAddress! + s + 1, count: T)
         }
     }
 }

@@ -111,8 +111,17 @@ struct FitCommand: ParsableCommand {
             (try? greedyValidationBLEU(tokenizer: tok, sentences: data.bleuSentences)) ?? { _, _ in [:] }
         }
         var tokenizerBar: ProgressBar? = nil
+        var encodingBar: (file: String, bar: ProgressBar)? = nil
         let onEvent: (SessionEvent) -> Void = { e in
             switch e {
+            case .encodingProgress(let file, let done, let total):
+                // Only a language model's corpus files are tokenised into the id cache, once per content.
+                let mb = { (b: Int) in b / 1_000_000 }
+                if encodingBar?.file != file {
+                    encodingBar = (file, ProgressBar("ids of \((file as NSString).lastPathComponent)", total: max(1, mb(total)), unit: "MB"))
+                }
+                encodingBar!.bar.update(mb(done))
+                if done >= total { encodingBar!.bar.finish(String(format: "%.1f MB tokenised into the id cache", Double(total) / 1e6)) }
             case .tokenizerProgress(let done, let total):
                 if tokenizerBar == nil { tokenizerBar = ProgressBar("tokenizer", total: total, unit: "merges") }
                 tokenizerBar!.update(done)

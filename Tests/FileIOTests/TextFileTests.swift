@@ -28,6 +28,48 @@ import TestSupport
         #expect(try TextFile.lines(path) == ["a", "b", "c"])
     }
 
+    /// Streaming in blocks gives the lines `lines` gives, for blocks that cut lines anywhere (1 byte, awkward
+    /// sizes, more than the file), CRLF, empty lines, multi-byte characters across a cut and no final newline;
+    /// a bad byte names its line whichever block it falls in.
+    @Test func lineBlocksEqualLines() throws {
+        let text = "a\r\nbé\n\n\nthe quick brown fox ñ 天地\nlast"
+        let path = try temp(Array(text.utf8))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let bad = try temp(Array("ok\nfine\nalso fine\n".utf8) + [0xC3, 0x28, 0x0A, 0x61])
+        defer { try? FileManager.default.removeItem(atPath: bad) }
+        for block in [1, 2, 7, 33, 257] {
+            var got: [String] = [], lastRead = 0
+            try TextFile.forEachLineBlock(path, blockBytes: block) { lines, read in
+                #expect(read >= lastRead)
+                lastRead = read
+                got += lines
+            }
+            #expect(got == (try TextFile.lines(path)), "block \(block)")
+            #expect(lastRead == text.utf8.count)
+            #expect(throws: FileError.invalidUTF8(file: bad, line: 4)) { try TextFile.forEachLineBlock(bad, blockBytes: block) { _, _ in } }
+        }
+    }
+
+    /// A file written in pieces is at its path only once finished: an unfinished writer dropped leaves nothing
+    /// (no temporary either); a header written last at offset 0 lands in front of what was appended.
+    @Test func atomicFileWriterIsAllOrNothing() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmtrain-writer-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        do {
+            let w = try AtomicFileWriter(path: dir + "/dropped")
+            try Array("partial".utf8).withUnsafeBytes { try w.write($0) }
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
+        let w = try AtomicFileWriter(path: dir + "/done")
+        try Array("....body".utf8).withUnsafeBytes { try w.write($0) }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/done"))
+        try Array("head".utf8).withUnsafeBytes { try w.write($0, at: 0) }
+        try w.finish()
+        #expect(try String(contentsOfFile: dir + "/done", encoding: .utf8) == "headbody")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["done"])
+    }
+
     @Test func tsvTextColumns() {
         #expect(TextFile.textFields(of: "Gen.1.1\tIn the beginning\tEn el principio", isTSV: true) == ["In the beginning", "En el principio"])
         #expect(TextFile.textFields(of: "src\ttgt", isTSV: true) == ["src", "tgt"])

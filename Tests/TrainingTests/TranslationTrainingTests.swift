@@ -237,4 +237,37 @@ func toyPairs(count: Int, seed: UInt64) -> ParallelText {
         #expect(try TokenStream.load(file: corpus, tokenizer: tok, tokenizerKey: "k", threads: 1, cacheDir: cache).ids == fresh.ids)
         #expect(try FileManager.default.contentsOfDirectory(atPath: cache).count == 2)
     }
+
+    /// The streamed, memory-mapped cache holds what encoding the whole file in memory gives, whatever the block
+    /// size (blocks of 1 byte to more than the file, cutting lines, CRLF and a last line without a newline), with
+    /// the same counts; a damaged cache is rebuilt, not read; no temporary file is left behind.
+    @Test func theMappedCacheEqualsEncodingInMemory() throws {
+        let dir = tempRun()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tok = try BPETrainer.train(lines: ["the cat sat on the mat", "a dog ran", "él comió"], options: BPETrainingOptions(vocabularySize: 300))
+        let corpus = dir + "/corpus.txt"
+        try "the cat sat\r\n\na dog ran on the mat\nél comió  dos\tveces\nlast line".write(toFile: corpus, atomically: false, encoding: .utf8)
+        let fresh = try TokenStream.encode(lines: try Documents.lines(of: corpus), tokenizer: tok, threads: 1)
+        for (i, block) in [1, 7, 33, 257, 1 << 20].enumerated() {
+            let cache = dir + "/cache\(i)"
+            try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
+            var calls = 0
+            let m = try TokenStream.mapped(file: corpus, tokenizer: tok, tokenizerKey: "k", threads: 2, cacheDir: cache, blockBytes: block) { _, _ in calls += 1 }
+            #expect(m.ids.array == fresh.ids, "block \(block)")
+            #expect(m.words == fresh.words && m.bytes == fresh.bytes && m.lines == fresh.lines, "block \(block)")
+            #expect(calls > 0)
+            let names = try FileManager.default.contentsOfDirectory(atPath: cache)
+            #expect(names.count == 1 && names[0].hasSuffix(".ids"), "\(names)")
+            // Truncate the cache: the next load rebuilds it (the progress callback runs again) and is right.
+            let path = cache + "/" + names[0]
+            #expect(truncate(path, 50) == 0)
+            calls = 0
+            let again = try TokenStream.mapped(file: corpus, tokenizer: tok, tokenizerKey: "k", threads: 1, cacheDir: cache, blockBytes: block) { _, _ in calls += 1 }
+            #expect(calls > 0 && again.ids.array == fresh.ids)
+            // And an intact cache is served as it is.
+            calls = 0
+            _ = try TokenStream.mapped(file: corpus, tokenizer: tok, tokenizerKey: "k", threads: 1, cacheDir: cache) { _, _ in calls += 1 }
+            #expect(calls == 0)
+        }
+    }
 }
