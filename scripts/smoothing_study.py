@@ -7,6 +7,7 @@ each run's measures (RUN/study/*.json). Everything is resumable: a finished run 
 resumed with `fit --resume`, and each measure is saved as it is made. The report goes to OUTPUT/NAME.
 """
 import argparse
+import fcntl
 import hashlib
 import json
 import math
@@ -85,6 +86,8 @@ def parse():
     ap.add_argument("--runs", default="runs/study", help="where studies keep their runs")
     ap.add_argument("--output", default="docs/smoothing-study", help="where studies write their reports")
     ap.add_argument("--no-train", action="store_true", help="measure and report the finished runs only")
+    ap.add_argument("--reverse", action="store_true",
+                    help="train the runs last first: a second process on the same study (the other core) takes runs from the other end")
     ap.add_argument("--no-measure", action="store_true", help="train only (measure later, e.g. with --no-train)")
     ap.add_argument("--report-only", action="store_true", help="rewrite the report from the saved measures")
     a = ap.parse_args()
@@ -230,9 +233,27 @@ def train_run(a, r, train, tok):
             cmd += ["--bpe-dropout", str(r["bpe"])]
         cmd += a.fit_args.split()
         run(cmd, stdout=sys.stderr)
+    # fit also ends with status 0 when interrupted (Ctrl-C saves a checkpoint and exits): only a spent budget or
+    # a run out of patience is finished; anything else stays unmarked, to be resumed by the next sitting.
+    if last_step(rd) < a.steps and not finished_early(rd, a):
+        sys.exit(f"study: {rd} stopped at step {last_step(rd)} of {a.steps} (interrupted?): run the study again to resume it")
     os.makedirs(os.path.dirname(done), exist_ok=True)
     open(done, "w").close()
     return True
+
+
+def in_use(rd):
+    """Whether a live fit holds the run's lock (fit's flock on RUN/lock; the kernel drops it when fit ends)."""
+    path = os.path.join(rd, "lock")
+    if not os.path.exists(path):
+        return False
+    with open(path, "rb") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return False
 
 
 def last_step(rd):
@@ -370,9 +391,13 @@ def main():
     compute = load_json(clock_path) if os.path.exists(clock_path) else {"train_seconds": {}, "measure_seconds": {}}
     if not a.no_train:
         started, trained = time.time(), 0
-        for i, r in enumerate(runs):
-            left = len(runs) - i
+        order = list(enumerate(runs))[::-1] if a.reverse else list(enumerate(runs))
+        for k, (i, r) in enumerate(order):
+            left = len(runs) - k
             eta = f", about {(time.time() - started) / trained * left / 60:.0f} min of training left" if trained else ""
+            if in_use(os.path.join(a.dir, r["name"])):
+                log(f"run {i + 1}/{len(runs)}: {r['name']} is being trained by another process: left to it")
+                continue
             if not os.path.exists(os.path.join(a.dir, r["name"], "study", "trained")):
                 log(f"run {i + 1}/{len(runs)}: {r['name']} (ε = {r['eps']:g}, {r['style']}, BPE-dropout {r['bpe']:g}, seed {r['seed']}){eta}")
             t0 = time.time()
