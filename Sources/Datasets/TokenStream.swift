@@ -64,23 +64,23 @@ public struct TokenStream {
             try TextFile.checkReadable(file)
             return try encode(lines: try Documents.lines(of: file), tokenizer: tokenizer, threads: threads)
         }
-        let m = try mapped(file: file, tokenizer: tokenizer, tokenizerKey: tokenizerKey, threads: threads, cacheDir: cacheDir)
+        let m = try cached(file: file, tokenizer: tokenizer, tokenizerKey: tokenizerKey, threads: threads, cacheDir: cacheDir)
         return TokenStream(ids: m.ids.array, words: m.words, bytes: m.bytes, lines: m.lines)
     }
 
-    /// A corpus file's ids, memory-mapped from its cache in `cacheDir` (keyed by the file's content and the
-    /// tokenizer). A missing or stale cache is built first by streaming the file through the tokenizer in blocks
+    /// A corpus file's ids, read from its cache in `cacheDir` (keyed by the file's content and the tokenizer)
+    /// as they are needed. A missing or stale cache is built first by streaming the file through the tokenizer in blocks
     /// (each block encoded on `threads` threads), so neither the text nor the ids are ever all in memory.
     /// `progress(bytesRead, fileBytes)` follows the build; `blockBytes` is the text read per block.
-    public static func mapped(file: String, tokenizer: BPETokenizer, tokenizerKey: String, threads: Int, cacheDir: String,
-                              blockBytes: Int = 8 << 20, progress: ((Int, Int) -> Void)? = nil) throws -> MappedTokenStream {
+    public static func cached(file: String, tokenizer: BPETokenizer, tokenizerKey: String, threads: Int, cacheDir: String,
+                              blockBytes: Int = 8 << 20, progress: ((Int, Int) -> Void)? = nil) throws -> CachedTokenStream {
         try TextFile.checkReadable(file)
         let content = try contentHash(ofFile: file)
         let key = "\(URL(fileURLWithPath: file).lastPathComponent)-\(String(content, radix: 16))-\(tokenizerKey)"
         let path = cacheDir + "/" + sanitize(key) + ".ids"
-        if let m = try? MappedTokenStream(cache: path) { return m }
+        if let m = try? CachedTokenStream(cache: path) { return m }
         try buildCache(file: file, tokenizer: tokenizer, threads: threads, to: path, blockBytes: blockBytes, progress: progress)
-        return try MappedTokenStream(cache: path)
+        return try CachedTokenStream(cache: path)
     }
 
     /// Cache format: "LMTIDS1\n", then Int64 count, words, bytes, lines, then count Int32 ids (little-endian).
@@ -114,12 +114,12 @@ public struct TokenStream {
     }
 }
 
-/// A corpus's ids mapped from its id cache, with the text's counts (for per-word perplexity and bits per byte).
-public struct MappedTokenStream {
+/// A corpus's ids in its id cache file, with the text's counts (for per-word perplexity and bits per byte).
+public struct CachedTokenStream {
     public let ids: TokenIDs
     public let words: Int, bytes: Int, lines: Int
 
-    /// Maps a cache file, refusing one whose header or size is wrong (a damaged cache is rebuilt, never read).
+    /// Opens a cache file, refusing one whose header or size is wrong (a damaged cache is rebuilt, never read).
     init(cache path: String) throws {
         guard let fh = FileHandle(forReadingAtPath: path) else { throw FileError.fileNotFound(path) }
         defer { try? fh.close() }
@@ -130,7 +130,7 @@ public struct MappedTokenStream {
         guard h.allSatisfy({ $0 >= 0 }), h[0] <= (Int.max - TokenStream.headerBytes) / 4, size == TokenStream.headerBytes + 4 * h[0] else {
             throw FileError.unreadable(path, reason: "a damaged id cache")
         }
-        ids = try TokenIDs(mapping: path, offset: TokenStream.headerBytes, count: h[0])
+        ids = try TokenIDs(file: path, offset: TokenStream.headerBytes, count: h[0])
         words = h[1]; bytes = h[2]; lines = h[3]
     }
 }

@@ -1,3 +1,4 @@
+import FileIO
 import Foundation
 
 /// Options of BPE training.
@@ -22,6 +23,8 @@ public struct BPETrainingOptions: Sendable {
 /// What training reports through its callback (the library never prints).
 public enum BPETrainingProgress: Sendable {
     case counting(linesDone: Int, linesTotal: Int)
+    /// Training on files: bytes read (and their words counted) of all the files' bytes.
+    case reading(bytesDone: Int, bytesTotal: Int)
     case merging(done: Int, total: Int, lastPiece: String, frequency: Int)
 }
 
@@ -36,6 +39,35 @@ public enum BPETrainer {
         }
         let wordCounts = try countWords(lines: lines, options: options, progress: progress)
         return try train(wordCounts: wordCounts, options: options, progress: progress)
+    }
+
+    /// Trains on the text fields of corpus files (`TextFile.textFields`), streamed in blocks of `blockBytes`: the
+    /// words of each block are counted on all threads and added up, so memory holds one block and the word
+    /// counts, never the corpus. The same tokenizer as `train(lines:)` on the files' fields.
+    public static func train(files: [String], options: BPETrainingOptions, blockBytes: Int = 8 << 20,
+                             progress: ((BPETrainingProgress) -> Void)? = nil) throws -> BPETokenizer {
+        guard options.vocabularySize >= options.minimumVocabularySize else {
+            throw TokenizerError.vocabularyTooSmall(requested: options.vocabularySize, minimum: options.minimumVocabularySize)
+        }
+        for f in files { try TextFile.checkReadable(f) }
+        let total = files.reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? Int) ?? 0) }
+        var counts: [String: Int] = [:], before = 0, anyText = false
+        for f in files {
+            let tsv = TextFile.isTSV(f)
+            var read = 0
+            try TextFile.forEachLineBlock(f, blockBytes: blockBytes) { lines, r in
+                var fields: [String] = []
+                fields.reserveCapacity(lines.count * (tsv ? 2 : 1))
+                for l in lines { for x in TextFile.textFields(of: l, isTSV: tsv) where !x.isEmpty { fields.append(String(x)) } }
+                if !anyText { anyText = fields.contains { !$0.allSatisfy(\.isWhitespace) } }
+                counts.merge(try countWords(lines: fields, options: options, progress: nil), uniquingKeysWith: +)
+                read = r
+                progress?(.reading(bytesDone: before + r, bytesTotal: total))
+            }
+            before += read
+        }
+        if !anyText { throw TokenizerError.emptyCorpus(files) }
+        return try train(wordCounts: counts, options: options, progress: progress)
     }
 
     /// Pre-token key -> occurrences, counted on `threads` threads, each with its own ICU iterator.

@@ -32,7 +32,7 @@ public final class LanguageModelTask: TrainingTask {
         var batcher = WindowBatcher(seed: cursor)
         inputs[slot].withUnsafeMutableBufferPointer { inp in
             targets[slot].withUnsafeMutableBufferPointer { tg in
-                train.withUnsafeBufferPointer { batcher.fill(inputs: inp.baseAddress!, targets: tg.baseAddress!, B: B, T: T, from: $0) }
+                batcher.fill(inputs: inp.baseAddress!, targets: tg.baseAddress!, B: B, T: T, from: train)
             }
         }
         cursor = batcher.state

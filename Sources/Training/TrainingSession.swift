@@ -155,7 +155,7 @@ public final class TrainingSession {
             guard train.count > T + 1 else {
                 throw RunError.corpusTooSmall(file: run.data.corpus!, tokens: train.count, needed: T + 2)
             }
-            let prior = style == .unigram ? train.withUnsafeBufferPointer { unigramPrior(vocab: config.vocabSize, stream: $0) } : nil
+            let prior = style == .unigram ? unigramPrior(vocab: config.vocabSize, stream: train) : nil
             let model = GPT(config: config, pool: pool)
             trainer = try Trainer(model: model, options: opts, run: directory, train: train, valid: valid,
                                   eos: tok.id(of: .eos), prior: prior, resume: resume)
@@ -189,8 +189,8 @@ public final class TrainingSession {
     }
 
     /// A language model's training and validation token streams. Whole files are tokenised once, streamed in
-    /// blocks, into an id cache in RUN/data that training memory-maps: a corpus of gigabytes costs page cache,
-    /// not heap, and a second start reads nothing but the file's hash.
+    /// blocks, into an id cache in RUN/data that training reads windows from: a corpus of gigabytes costs disk
+    /// and page cache, not the process's memory, and a second start reads nothing but the file's hash.
     static func languageModelData(_ run: Run, tokenizer tok: BPETokenizer, directory: String,
                                   onEvent: (SessionEvent) -> Void) throws -> (TokenIDs, [Int32]) {
         let threads = run.train.threads
@@ -201,7 +201,7 @@ public final class TrainingSession {
             let key = contentKey(RunPaths(directory).tokenizer(run))
             let ids = try withoutActuallyEscaping(onEvent) { onEvent in
                 try [trainFile, validFile].map { f in
-                    try TokenStream.mapped(file: f, tokenizer: tok, tokenizerKey: key, threads: threads, cacheDir: cacheDir) { done, total in
+                    try TokenStream.cached(file: f, tokenizer: tok, tokenizerKey: key, threads: threads, cacheDir: cacheDir) { done, total in
                         onEvent(.encodingProgress(file: f, done: done, total: total))
                     }.ids
                 }
@@ -222,12 +222,10 @@ public final class TrainingSession {
             try TokenizerFile.save(tok, to: dest)
             return tok
         case .train(let vocabSize):
-            let lines = try TextFile.textFields(ofFiles: corpora)
-            if !lines.contains(where: { !$0.allSatisfy(\.isWhitespace) }) { throw TokenizerError.emptyCorpus(corpora) }
             var o = BPETrainingOptions(vocabularySize: vocabSize)
             o.threads = threads
             let tok = try withoutActuallyEscaping(onEvent) { onEvent in
-                try BPETrainer.train(lines: lines, options: o) { p in
+                try BPETrainer.train(files: corpora, options: o) { p in
                     if case .merging(let done, _, _, _) = p { onEvent(.tokenizerProgress(done: done, total: vocabSize)) }
                 }
             }
@@ -238,10 +236,10 @@ public final class TrainingSession {
     }
 }
 
-/// Unigram frequencies of a token stream ([count]), add-one smoothed: the prior of `--smoothing-style unigram`.
-func unigramPrior(vocab V: Int, stream: UnsafeBufferPointer<Int32>) -> [Float] {
+/// Unigram frequencies of a token stream, add-one smoothed: the prior of `--smoothing-style unigram`.
+func unigramPrior(vocab V: Int, stream: TokenIDs) -> [Float] {
     var counts = [Double](repeating: 1, count: V)
-    for id in stream { counts[Int(id)] += 1 }
+    stream.forEachChunk { for id in $0 { counts[Int(id)] += 1 } }
     let total = counts.reduce(0, +)
     return counts.map { Float($0 / total) }
 }

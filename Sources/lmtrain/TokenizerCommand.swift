@@ -41,17 +41,19 @@ extension TokenizerCommand {
             guard vocabSize >= options.minimumVocabularySize else {
                 throw TokenizerError.vocabularyTooSmall(requested: vocabSize, minimum: options.minimumVocabularySize)
             }
-            let lines = try TextFile.textFields(ofFiles: files)
-            if !lines.contains(where: { !$0.allSatisfy(\.isWhitespace) }) { throw TokenizerError.emptyCorpus(files) }
-            let counting = ProgressBar("counting words", total: lines.count, unit: "lines")
+            // The files are streamed (words counted block by block), so a corpus of gigabytes fits in memory.
+            var counting: ProgressBar? = nil, bytes = 0
             var merging: ProgressBar? = nil
-            let tok = try BPETrainer.train(lines: lines, options: options) { p in
+            let tok = try BPETrainer.train(files: files, options: options) { p in
                 switch p {
-                case .counting(let done, _):
-                    counting.update(done)
+                case .counting: break
+                case .reading(let done, let total):
+                    if counting == nil { counting = ProgressBar("counting words", total: max(1, total / 1_000_000), unit: "MB") }
+                    counting!.update(done / 1_000_000)
+                    bytes = done
                 case .merging(let done, let total, let piece, let freq):
                     if merging == nil {
-                        counting.finish("\(lines.count) lines")
+                        counting?.finish(String(format: "%.1f MB", Double(bytes) / 1e6))
                         merging = ProgressBar("merging", total: total, unit: "merges")
                     }
                     merging!.update(done, status: piece.isEmpty ? "" : "last \(piece) ×\(freq)")

@@ -1,3 +1,4 @@
+import FileIO
 import Foundation
 import Testing
 @testable import Tokenizer
@@ -26,6 +27,29 @@ import Testing
         let b = try BPETrainer.train(lines: lines, options: two)
         #expect(a.vocabulary == b.vocabulary)
         #expect(a.merges.map { [$0.0, $0.1, $0.2] } == b.merges.map { [$0.0, $0.1, $0.2] })
+    }
+
+    /// Training on files streams them in blocks and adds up each block's word counts: the same tokenizer as
+    /// training on all their text fields at once, for blocks that cut lines (and a TSV's columns) anywhere and
+    /// for two files of both kinds; a corpus of only whitespace is refused as empty.
+    @Test func trainingOnStreamedFilesEqualsTrainingOnTheirLines() throws {
+        let files = [corpus("bible/bible.en-es.valid.tsv"), corpus("tiny/tiny.txt")]
+        var options = BPETrainingOptions(vocabularySize: 700)
+        options.threads = 2
+        let whole = try BPETrainer.train(lines: try TextFile.textFields(ofFiles: files), options: options)
+        for block in [4093, 65536, 1 << 24] {
+            var last = 0
+            let streamed = try BPETrainer.train(files: files, options: options, blockBytes: block) { p in
+                if case .reading(let done, let total) = p { #expect(done >= last && done <= total); last = done }
+            }
+            #expect(streamed.vocabulary == whole.vocabulary, "block \(block)")
+            #expect(streamed.merges.map { [$0.0, $0.1, $0.2] } == whole.merges.map { [$0.0, $0.1, $0.2] }, "block \(block)")
+            #expect(last == files.reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? Int) ?? 0) })
+        }
+        let blank = FileManager.default.temporaryDirectory.appendingPathComponent("lmtrain-blank-\(UUID()).txt").path
+        try " \n\t\n\n".write(toFile: blank, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: blank) }
+        #expect(throws: TokenizerError.emptyCorpus([blank])) { _ = try BPETrainer.train(files: [blank], options: options) }
     }
 
     @Test func mergesFollowPairFrequency() throws {

@@ -252,9 +252,16 @@ func toyPairs(count: Int, seed: UInt64) -> ParallelText {
             let cache = dir + "/cache\(i)"
             try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
             var calls = 0
-            let m = try TokenStream.mapped(file: corpus, tokenizer: tok, tokenizerKey: "k", threads: 2, cacheDir: cache, blockBytes: block) { _, _ in calls += 1 }
+            let m = try TokenStream.cached(file: corpus, tokenizer: tok, tokenizerKey: "k", threads: 2, cacheDir: cache, blockBytes: block) { _, _ in calls += 1 }
             #expect(m.ids.array == fresh.ids, "block \(block)")
             #expect(m.words == fresh.words && m.bytes == fresh.bytes && m.lines == fresh.lines, "block \(block)")
+            // Training windows read from the cache file are those drawn from the ids in memory.
+            var fromFile = WindowBatcher(seed: 9), fromMemory = WindowBatcher(seed: 9)
+            let T = 5
+            var a = [Int32](repeating: -1, count: 7 * T), b = a, c = a, d = a
+            fromFile.fill(inputs: &a, targets: &b, B: 7, T: T, from: m.ids)
+            fromMemory.fill(inputs: &c, targets: &d, B: 7, T: T, from: TokenIDs(fresh.ids))
+            #expect(a == c && b == d && !a.contains(-1))
             #expect(calls > 0)
             let names = try FileManager.default.contentsOfDirectory(atPath: cache)
             #expect(names.count == 1 && names[0].hasSuffix(".ids"), "\(names)")
@@ -262,11 +269,11 @@ func toyPairs(count: Int, seed: UInt64) -> ParallelText {
             let path = cache + "/" + names[0]
             #expect(truncate(path, 50) == 0)
             calls = 0
-            let again = try TokenStream.mapped(file: corpus, tokenizer: tok, tokenizerKey: "k", threads: 1, cacheDir: cache, blockBytes: block) { _, _ in calls += 1 }
+            let again = try TokenStream.cached(file: corpus, tokenizer: tok, tokenizerKey: "k", threads: 1, cacheDir: cache, blockBytes: block) { _, _ in calls += 1 }
             #expect(calls > 0 && again.ids.array == fresh.ids)
             // And an intact cache is served as it is.
             calls = 0
-            _ = try TokenStream.mapped(file: corpus, tokenizer: tok, tokenizerKey: "k", threads: 1, cacheDir: cache) { _, _ in calls += 1 }
+            _ = try TokenStream.cached(file: corpus, tokenizer: tok, tokenizerKey: "k", threads: 1, cacheDir: cache) { _, _ in calls += 1 }
             #expect(calls == 0)
         }
     }
