@@ -59,6 +59,8 @@ let package = Package(
         .target(name: "Decoding", dependencies: ["Model", "Kernels", "Tokenizer", "Datasets", "Evaluation", "Runs"], swiftSettings: swift6),
         .target(name: "Training", dependencies: ["Runs", "Model", "Kernels", "Tokenizer", "Datasets", "Evaluation", "FileIO"], swiftSettings: swift6),
         .target(name: "Export", dependencies: ["Runs", "Model", "Tokenizer", "FileIO"], swiftSettings: swift6),
+        // The loaders as functions of bytes, for libFuzzer (scripts/fuzz) and for replaying its findings in tests.
+        .target(name: "FuzzHarness", dependencies: ["Model", "Runs", "Tokenizer", "Datasets", "Training", "Kernels"], swiftSettings: swift6),
 
         // MARK: - Executables
         .executableTarget(
@@ -81,9 +83,19 @@ let package = Package(
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ExportTests", dependencies: ["Export", "Runs", "Model", "Tokenizer", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"], exclude: ["Consumer"]),
+        .testTarget(name: "FuzzHarnessTests", dependencies: ["FuzzHarness", "TestSupport"], exclude: ["Inputs"]),
     ],
     // Swift 5 mode by default, for Tokenizer, Datasets and the kernels: they share raw buffers with worker threads,
     // which the Swift 6 checker cannot prove safe; the data races it guards against are excluded by their row
     // partitioning. Every other target opts in to Swift 6 above.
     swiftLanguageModes: [.v5]
 )
+
+// The libFuzzer driver (Fuzz/) is a target only when scripts/fuzz builds it: it links libFuzzer, which only an
+// instrumented build (-sanitize=fuzzer) provides, so a plain `swift build` must not see it.
+if Context.environment["LMTRAIN_FUZZ"] == "1" {
+    package.targets.append(.target(name: "CFuzzer", path: "Fuzz/CFuzzer"))
+    package.targets.append(.executableTarget(name: "lmtrain-fuzz", dependencies: ["FuzzHarness", "CFuzzer"], path: "Fuzz/Entry",
+                                             swiftSettings: swift6))
+    package.products.append(.executable(name: "lmtrain-fuzz", targets: ["lmtrain-fuzz"]))
+}
