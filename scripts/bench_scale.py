@@ -4,9 +4,9 @@
 Each corpus gets a fresh run with one tokenizer (trained once on the bible, so tokenizer training is not in
 the numbers): `fit CORPUS --valid web.en.valid.txt --tokenizer TOK --steps 20` (the first start, which
 tokenises the corpus into the run's id cache), then `fit --resume RUN --steps 21` (a start on the cached
-corpus: read the cache's key, map it, one step, a checkpoint, exit). The process's memory is sampled from
+corpus: read the cache's key, open it, one step, a checkpoint, exit). The process's memory is sampled from
 /proc every 20 ms: peak VmHWM (what `time -v` calls maximum resident set), and apart the peak anonymous
-(heap) and file-backed (mapped cache, binary) parts. Writes the scale section of BENCHMARKS.md.
+(heap) and file-backed (binary, libraries) parts. Writes the scale section of BENCHMARKS.md.
 """
 import argparse
 import os
@@ -104,16 +104,16 @@ L = ["## Language-model training against corpus size: memory and start-up", "",
      " are its English training split written again in seeded orders (`scripts/big-corpus --size S`), so the"
      " vocabulary stays the bible's. One tokenizer (8,000 pieces, trained on the bible) serves every run.",
      "", "First start: `fit CORPUS --valid web.en.valid.txt --tokenizer TOK --steps 20` (tokenises the corpus, streamed in"
-     " 8 MB blocks, into the run's id cache, maps it, trains 20 steps). Cached start: `fit --resume RUN --steps 21`"
-     " (hashes the corpus to find its cache, maps it, loads the checkpoint, trains one step). *Start-up* is the time"
+     " 8 MB blocks, into the run's id cache, trains 20 steps). Cached start: `fit --resume RUN --steps 21`"
+     " (hashes the corpus to find its cache, opens it, loads the checkpoint, trains one step). *Start-up* is the time"
      " from launch to fit's \"training for …\" line, printed when everything before the first step is done. Peak memory sampled from /proc every 20 ms: VmHWM (the peak"
-     " resident set, what `time -v` reports), and the peaks of its anonymous (heap) and file-backed (the mapped"
-     " cache, the binary) parts.", "",
-     "| corpus | text MB | id cache MB | tokenising s | first start-up s | first: peak RSS MB (anon / file) | cached start-up s | cached: peak RSS MB (anon / file) | peak RSS vs bible |",
+     " resident set, what `time -v` reports), and the peaks of its anonymous (heap) and file-backed (the"
+     " binary, libraries) parts.", "",
+     "| corpus | text MB | id cache MB | tokenising s | first start-up s | first: peak RSS MB (anon / file) | cached start-up s | cached: peak RSS MB (anon / file) | peak RSS vs bible: first / cached |",
      "|---|---|---|---|---|---|---|---|---|"]
 for name, size, cache, enc_s, w1, m1, w2, m2 in rows:
     enc = f"{enc_s:.1f}" if enc_s is not None else "–"
     L.append(f"| {name} | {size / 1e6:,.1f} | {cache / 1e6:,.1f} | {enc} | {w1:.1f} | {m1['VmHWM']:.0f} ({m1['RssAnon']:.0f} / {m1['RssFile']:.0f})"
-             f" | {w2:.1f} | {m2['VmHWM']:.0f} ({m2['RssAnon']:.0f} / {m2['RssFile']:.0f}) | {m1['VmHWM'] / base[5]['VmHWM']:.2f}× |")
+             f" | {w2:.1f} | {m2['VmHWM']:.0f} ({m2['RssAnon']:.0f} / {m2['RssFile']:.0f}) | {m1['VmHWM'] / base[5]['VmHWM']:.2f}× / {m2['VmHWM'] / base[7]['VmHWM']:.2f}× |")
 write_section("scale", "\n".join(L))
 print("\n".join(L))

@@ -24,6 +24,13 @@ public struct TokenStream {
 
     /// Each line's ids then `<eos>`, in order, the lines cut into one contiguous share per tokenizer copy.
     static func encode(_ lines: [String], with toks: [BPETokenizer], eos: Int32) throws -> [Int32] {
+        let parts = try encodeParts(lines, with: toks, eos: eos)
+        return parts.count == 1 ? parts[0] : parts.flatMap { $0 }
+    }
+
+    /// The ids of `encode(_:with:eos:)` as one piece per tokenizer copy, in order (a cache writes them one after
+    /// another rather than holding a joined copy too).
+    static func encodeParts(_ lines: [String], with toks: [BPETokenizer], eos: Int32) throws -> [[Int32]] {
         let workers = max(1, min(toks.count, lines.count / 2000 + 1))
         var parts = [[Int32]](repeating: [], count: workers)
         var failure: Error? = nil
@@ -43,7 +50,7 @@ public struct TokenStream {
             }
         }
         if let failure { throw failure }
-        return workers == 1 ? parts[0] : parts.flatMap { $0 }
+        return parts
     }
 
     /// Words (split at spaces and tabs) and UTF-8 bytes (a newline each) of lines.
@@ -97,10 +104,12 @@ public struct TokenStream {
         var count = 0, words = 0, bytes = 0, lines = 0
         try TextFile.forEachLineBlock(file, blockBytes: blockBytes) { block, read in
             let docs = tsv ? block.map { TextFile.textFields(of: $0, isTSV: true).joined(separator: " ") } : block
-            let ids = try encode(docs, with: toks, eos: eos)
-            try ids.withUnsafeBytes { try out.write($0) }
+            for ids in try encodeParts(docs, with: toks, eos: eos) {
+                try ids.withUnsafeBytes { try out.write($0) }
+                count += ids.count
+            }
             let c = counts(docs)
-            count += ids.count; words += c.words; bytes += c.bytes; lines += docs.count
+ words += c.words; bytes += c.bytes; lines += docs.count
             progress?(read, total)
         }
         var header = magic

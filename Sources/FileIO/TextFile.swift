@@ -91,13 +91,19 @@ public enum TextFile {
         defer { try? fh.close() }
         var pending: [UInt8] = [], lineNo = 1, read = 0
         while true {
-            let chunk: Data
-            do { chunk = try fh.read(upToCount: blockBytes) ?? Data() } catch { throw FileError.unreadable(path, reason: "\(error)") }
-            read += chunk.count
-            pending.append(contentsOf: chunk)
+            // The chunk is copied onto the pending bytes and dropped before the lines are made: one block less
+            // resident at the peak.
+            let got: Int
+            do {
+                let chunk = try fh.read(upToCount: blockBytes) ?? Data()
+                pending.append(contentsOf: chunk)
+                got = chunk.count
+            } catch { throw FileError.unreadable(path, reason: "\(error)") }
+            read += got
+            let atEnd = got == 0
             // Whole lines only; the last partial line waits for the next chunk (or the end of the file).
-            let end = chunk.isEmpty ? pending.count : (pending.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0)
-            if end == 0 && !chunk.isEmpty { continue }
+            let end = atEnd ? pending.count : (pending.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0)
+            if end == 0 && !atEnd { continue }
             var lines: [String] = []
             try pending.withUnsafeBufferPointer { buf in
                 var start = 0
@@ -114,11 +120,11 @@ public enum TextFile {
                     try take(i)
                     start = i + 1
                 }
-                if chunk.isEmpty && start < end { try take(end) }
+                if atEnd && start < end { try take(end) }
             }
             pending.removeFirst(end)
             if !lines.isEmpty { try body(lines, read) }
-            if chunk.isEmpty { return }
+            if atEnd { return }
         }
     }
 
