@@ -405,18 +405,21 @@ def write(a, runs, saved):
           f" confidence (token level); its 95% interval resamples test {'sentences' if translate else 'windows (the test file is one token stream, evaluated in windows of the context)'}"
           f" ({a.samples:,} resamples)."]
     if not translate:
-        L += [f" Samples: greedy continuations (64 tokens) of the first five words of the first {a.prompts} test lines of eight"
+        L[-1] += (f" Samples: greedy continuations (64 tokens) of the first five words of the first {a.prompts} test lines of eight"
               " or more words; seq-rep-4 = the share of a continuation's 4-grams that repeat an earlier one (Welleck et al."
               " 2020), averaged; looping = continuations with any repeated 4-gram; distinct-2 = distinct bigrams / bigrams."
-              " Paired tests pool the windows (perplexity, ECE) or prompts (repetition) of every seed pair."]
+              " Paired tests pool the windows (perplexity, ECE) or prompts (repetition) of every seed pair.")
     if translate:
-        L += [f" BLEU and chrF2 by lmtrain's sacreBLEU-compatible scorer (`{first_signature(res)}`) on the first"
+        L[-1] += (f" BLEU and chrF2 by lmtrain's sacreBLEU-compatible scorer (`{first_signature(res)}`) on the first"
               f" {a.test_sentences or 'all'} test pairs; length ratio = output/reference words; *inference ECE* scores the"
               " model's own beam-4 outputs: the probability it gave each output token, against whether the token is on"
               " a longest common subsequence with the reference (Wang et al. 2020 label by TER alignment)."
               " Paired bootstrap of BLEU is sacreBLEU's (lmtrain `score --paired-bs`), pooled over seeds: the seeds'"
-              " outputs are concatenated, so each resample draws sentences of every seed pair."]
+              " outputs are concatenated, so each resample draws sentences of every seed pair.")
     L += [""]
+    if done and all(res[r["name"]]["best_step"] == res[r["name"]]["last_step"] == a.steps for r in done):
+        L += [f"No run stopped early: each one's best validation was its last, at the {a.steps}-step budget, so these"
+              " models were still improving and are compared at equal steps, not at convergence.", ""]
 
     # The main table: mean ± std over seeds per setting.
     L += ["## Results (mean ± std over seeds)", ""]
