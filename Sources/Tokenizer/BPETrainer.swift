@@ -44,7 +44,9 @@ public enum BPETrainer {
     /// Trains on the text fields of corpus files (`TextFile.textFields`), streamed in blocks of `blockBytes`: the
     /// words of each block are counted on all threads and added up, so memory holds one block and the word
     /// counts, never the corpus. The same tokenizer as `train(lines:)` on the files' fields.
-    public static func train(files: [String], options: BPETrainingOptions, blockBytes: Int = 8 << 20,
+    /// 2 MB blocks: each still gives every thread thousands of lines, and the block is most of what training
+    /// holds besides the counts (HF tokenizers trains on a file in about 40 MB; so does this).
+    public static func train(files: [String], options: BPETrainingOptions, blockBytes: Int = 2 << 20,
                              progress: ((BPETrainingProgress) -> Void)? = nil) throws -> BPETokenizer {
         guard options.vocabularySize >= options.minimumVocabularySize else {
             throw TokenizerError.vocabularyTooSmall(requested: options.vocabularySize, minimum: options.minimumVocabularySize)
@@ -56,9 +58,14 @@ public enum BPETrainer {
             let tsv = TextFile.isTSV(f)
             var read = 0
             try TextFile.forEachLineBlock(f, blockBytes: blockBytes) { lines, r in
+                // A plain file's lines are its fields; only a TSV file's are copied out of their lines.
                 var fields: [String] = []
-                fields.reserveCapacity(lines.count * (tsv ? 2 : 1))
-                for l in lines { for x in TextFile.textFields(of: l, isTSV: tsv) where !x.isEmpty { fields.append(String(x)) } }
+                if tsv {
+                    fields.reserveCapacity(lines.count * 2)
+                    for l in lines { for x in TextFile.textFields(of: l, isTSV: tsv) where !x.isEmpty { fields.append(String(x)) } }
+                } else {
+                    fields = lines
+                }
                 if !anyText { anyText = fields.contains { !$0.allSatisfy(\.isWhitespace) } }
                 counts.merge(try countWords(lines: fields, options: options, progress: nil), uniquingKeysWith: +)
                 read = r
