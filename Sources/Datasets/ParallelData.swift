@@ -29,12 +29,14 @@ public struct ParallelText: Sendable {
         return line.split(separator: "\t", omittingEmptySubsequences: false).count
     }
 
+    /// Streamed in blocks of lines, so the file's bytes and its lines are never all in memory beside the pairs.
     public static func load(tsv path: String, columns: (Int, Int)? = nil) throws -> ParallelText {
-        let lines = try TextFile.lines(path)
         var text = ParallelText()
         var expected: Int? = nil
         var cols = columns
-        for (i, line) in lines.enumerated() {
+        var i = -1
+        try TextFile.forEachLineBlock(path) { block, _ in for line in block {
+            i += 1
             if line.isEmpty { text.skippedEmpty += 1; continue }
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
             if let e = expected, fields.count != e {
@@ -58,7 +60,7 @@ public struct ParallelText: Sendable {
             if src.isEmpty || tgt.isEmpty { text.skippedEmpty += 1; continue }
             text.sources.append(src)
             text.targets.append(tgt)
-        }
+        } }
         return text
     }
 
@@ -82,8 +84,10 @@ public struct ParallelText: Sendable {
 /// (the batcher adds the start token in front of the decoder input and EOS after the targets). Pairs that do
 /// not fit the model's maximum length are skipped and counted.
 public struct ParallelData: Sendable {
-    public var sources: [[Int32]] = []
-    public var targets: [[Int32]] = []
+    /// Each kept pair's source ids, EOS last.
+    public var sources = TokenSequences()
+    /// Each kept pair's target ids (no start token, no EOS).
+    public var targets = TokenSequences()
     /// The target text of each kept pair (validation BLEU references).
     public var targetText: [String] = []
     /// The index in the `ParallelText` of each kept pair (over-long ones leave gaps).
@@ -91,7 +95,8 @@ public struct ParallelData: Sendable {
     public var skippedEmpty = 0
     public var skippedLong = 0
     public var count: Int { sources.count }
-    public var targetTokens: Int { targets.reduce(0) { $0 + $1.count + 1 } }
+    /// Target tokens with each pair's EOS.
+    public var targetTokens: Int { targets.ids.count + targets.count }
 
     public init() {}
 
@@ -106,9 +111,11 @@ public struct ParallelData: Sendable {
                                   seed: SplitMix64.mix(seed ^ 0x7461_7267_6574))   // "target"
         var d = ParallelData()
         d.skippedEmpty = text.skippedEmpty
+        d.sources.reserve(sequences: src.count, tokens: src.ids.count + src.count)
+        d.targets.reserve(sequences: tgt.count, tokens: tgt.ids.count)
         for i in 0..<src.count {
-            if src[i].count + 1 > maxLength || tgt[i].count + 1 > maxLength { d.skippedLong += 1; continue }
-            d.sources.append(src[i] + [eos])
+            if src.length(i) + 1 > maxLength || tgt.length(i) + 1 > maxLength { d.skippedLong += 1; continue }
+            d.sources.append(src[i], then: eos)
             d.targets.append(tgt[i])
             d.targetText.append(text.targets[i])
             d.origins.append(i)
@@ -116,29 +123,43 @@ public struct ParallelData: Sendable {
         return d
     }
 
-    /// Encodes lines on `threads` threads (one tokenizer copy each), in order.
-    static func encodeLines(_ lines: [String], tokenizer: BPETokenizer, threads: Int, dropout: Double = 0, seed: UInt64 = 0) throws -> [[Int32]] {
+    /// Encodes lines on `threads` threads (one tokenizer copy each), in order: each thread fills the flat
+    /// sequences of its contiguous share, then the shares are joined.
+    static func encodeLines(_ lines: [String], tokenizer: BPETokenizer, threads: Int, dropout: Double = 0,
+                            seed: UInt64 = 0) throws -> TokenSequences {
         let workers = max(1, min(threads, lines.count / 1000 + 1))
-        var out = [[Int32]](repeating: [], count: lines.count)
+        var parts = [TokenSequences](repeating: TokenSequences(), count: workers)
         var failure: Error? = nil
         let lock = NSLock()
         let toks = try (0..<workers).map { _ in try tokenizer.copy() }
-        out.withUnsafeMutableBufferPointer { o in
+        parts.withUnsafeMutableBufferPointer { o in
             DispatchQueue.concurrentPerform(iterations: workers) { w in
                 let lo = lines.count * w / workers, hi = lines.count * (w + 1) / workers
+                var part = TokenSequences()
+                var ids: [Int32] = []
                 do {
                     for i in lo..<hi {
+                        ids.removeAll(keepingCapacity: true)
                         if dropout > 0 {
                             var rng = SplitMix64(seed: SplitMix64.mix(seed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15))
-                            o[i] = try toks[w].encode(lines[i], dropout: dropout, using: &rng)
+                            ids = try toks[w].encode(lines[i], dropout: dropout, using: &rng)
                         } else {
-                            o[i] = try toks[w].encode(lines[i])
+                            try toks[w].encode(lines[i], into: &ids)
                         }
+                        part.append(ids)
                     }
                 } catch { lock.withLock { failure = error } }
+                o[w] = part
             }
         }
         if let failure { throw failure }
+        if workers == 1 { return parts[0] }
+        var out = TokenSequences()
+        out.reserve(sequences: lines.count, tokens: parts.reduce(0) { $0 + $1.ids.count })
+        for w in parts.indices {
+            for i in parts[w].indices { out.append(parts[w][i]) }
+            parts[w] = TokenSequences()   // each share goes once it is copied
+        }
         return out
     }
 }
@@ -147,27 +168,52 @@ public struct ParallelData: Sendable {
 /// source then target length are cut into batches whose padded size, sentences × the longer padded side,
 /// stays within the budget. The batches are fixed; each epoch visits them in a fresh seeded order.
 public struct LengthBuckets: Sendable {
-    public let batches: [[Int]]
+    /// The pairs in length order, batch after batch: [pairs]
+    let pairs: [Int32]
+    /// Where each batch starts in `pairs`, then the end: [batches + 1]
+    let starts: [Int]
+
+    /// The batches, each a slice of pair indices: two flat arrays, not an array per batch.
+    public var batches: Batches { Batches(pairs: pairs, starts: starts) }
+
+    public struct Batches: RandomAccessCollection, Sendable {
+        let pairs: [Int32], starts: [Int]
+        public var startIndex: Int { 0 }
+        public var endIndex: Int { starts.count - 1 }
+        public subscript(i: Int) -> ArraySlice<Int32> { pairs[starts[i]..<starts[i + 1]] }
+    }
 
     public init(data: ParallelData, maxTokens: Int) {
-        let order = (0..<data.count).sorted {
-            let a = (data.sources[$0].count, data.targets[$0].count), b = (data.sources[$1].count, data.targets[$1].count)
-            return a != b ? a < b : $0 < $1
-        }
-        var batches: [[Int]] = []
-        var cur: [Int] = []
-        var maxS = 0, maxT = 0
-        for i in order {
-            let s = max(maxS, data.sources[i].count), t = max(maxT, data.targets[i].count + 1)
-            if !cur.isEmpty && (cur.count + 1) * max(s, t) > maxTokens {
-                batches.append(cur)
-                cur = []; maxS = 0; maxT = 0
+        precondition(data.count < Int(Int32.max), "more than 2^31 pairs")
+        let sLen = { (i: Int) in data.sources.length(i) }, tLen = { (i: Int) in data.targets.length(i) }
+        // Sorted by (source length, target length, index). Lengths under 2^16 (any real model's) pack with the
+        // index into one UInt64, so the sort compares integers instead of calling back into the data.
+        var order = [Int32](repeating: 0, count: data.count)
+        if (0..<data.count).allSatisfy({ sLen($0) < 1 << 16 && tLen($0) < 1 << 16 }) {
+            var keys = (0..<data.count).map { UInt64(sLen($0)) << 48 | UInt64(tLen($0)) << 32 | UInt64($0) }
+            keys.sort()
+            for (j, k) in keys.enumerated() { order[j] = Int32(truncatingIfNeeded: k & 0xFFFF_FFFF) }
+        } else {
+            order = (0..<Int32(data.count)).sorted {
+                let a = (sLen(Int($0)), tLen(Int($0))), b = (sLen(Int($1)), tLen(Int($1)))
+                return a != b ? a < b : $0 < $1
             }
-            cur.append(i)
-            maxS = max(maxS, data.sources[i].count); maxT = max(maxT, data.targets[i].count + 1)
         }
-        if !cur.isEmpty { batches.append(cur) }
-        self.batches = batches
+        var starts = [0]
+        var n = 0, maxS = 0, maxT = 0
+        for (j, p) in order.enumerated() {
+            let i = Int(p)
+            let s = max(maxS, sLen(i)), t = max(maxT, tLen(i) + 1)
+            if n > 0 && (n + 1) * max(s, t) > maxTokens {
+                starts.append(j)
+                n = 0; maxS = 0; maxT = 0
+            }
+            n += 1
+            maxS = max(maxS, sLen(i)); maxT = max(maxT, tLen(i) + 1)
+        }
+        if n > 0 { starts.append(order.count) }
+        self.pairs = order
+        self.starts = starts
     }
 
     /// The order of the batches in `epoch` (a seeded Fisher–Yates shuffle).
@@ -197,12 +243,13 @@ public struct PaddedPairs {
     }
 
     /// Fills the arrays for `pairs` (reusing their storage once large enough).
-    public mutating func fill(_ pairs: [Int], from d: ParallelData, pad: Int32, eos: Int32, ignoreIndex: Int32 = -100) {
+    public mutating func fill<P: Collection>(_ pairs: P, from d: ParallelData, pad: Int32, eos: Int32, ignoreIndex: Int32 = -100)
+        where P.Element: BinaryInteger {
         B = pairs.count
         // Longest sides by a loop, not map/max, so a training step's batch allocates nothing once the arrays
         // have grown to the largest batch.
         var longestSource = 1, longestTarget = 0
-        for p in pairs { longestSource = max(longestSource, d.sources[p].count); longestTarget = max(longestTarget, d.targets[p].count) }
+        for p in pairs { longestSource = max(longestSource, d.sources.length(Int(p))); longestTarget = max(longestTarget, d.targets.length(Int(p))) }
         Ts = longestSource
         Tt = longestTarget + 1
         func resize(_ a: inout [Int32], _ n: Int, _ v: Int32) {
@@ -212,11 +259,11 @@ public struct PaddedPairs {
         resize(&src, B * Ts, pad); resize(&srcLengths, B, 0); resize(&tgtIn, B * Tt, pad); resize(&targets, B * Tt, ignoreIndex)
         targetCount = 0
         for (b, p) in pairs.enumerated() {
-            let s = d.sources[p], t = d.targets[p]
-            for (j, id) in s.enumerated() { src[b * Ts + j] = id }
+            let s = d.sources[Int(p)], t = d.targets[Int(p)]
+            for (j, id) in zip(0..., s) { src[b * Ts + j] = id }
             srcLengths[b] = Int32(s.count)
             tgtIn[b * Tt] = eos
-            for (j, id) in t.enumerated() { tgtIn[b * Tt + j + 1] = id; targets[b * Tt + j] = id }
+            for (j, id) in zip(0..., t) { tgtIn[b * Tt + j + 1] = id; targets[b * Tt + j] = id }
             targets[b * Tt + t.count] = eos
             targetCount += t.count + 1
         }

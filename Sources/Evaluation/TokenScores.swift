@@ -32,7 +32,7 @@ extension TranslationEvaluator {
                 calibrationRows(logits: logits, targets: targets, rows: rows, vocab: model.config.vocabSize, temperatures: one, count: 1,
                                 nll: &nll, confidence: &conf, correct: &correct, entropy: &entropy, pool: model.pool)
                 for r in 0..<rows {
-                    let g = row + r, pair = b[g / Tt]
+                    let g = row + r, pair = Int(b[b.startIndex + g / Tt])   // b is a slice: its indices start where it does
                     if correct[r].isNaN { continue }   // padding
                     out[pair].ids.append(targets[r])
                     out[pair].probability.append(Foundation.exp(-nll[r]))

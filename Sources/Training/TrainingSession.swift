@@ -246,9 +246,9 @@ func unigramPrior(vocab V: Int, stream: TokenIDs) -> [Float] {
 
 /// Unigram frequencies of `sequences` (plus one `eosPerSequence` each, when given), add-one smoothed so every
 /// token keeps some mass: the prior of `--smoothing-style unigram`.
-func unigramPrior(vocab V: Int, sequences: [[Int32]], eosPerSequence eos: Int32?) -> [Float] {
+func unigramPrior(vocab V: Int, sequences: TokenSequences, eosPerSequence eos: Int32?) -> [Float] {
     var counts = [Double](repeating: 1, count: V)
-    for s in sequences { for id in s { counts[Int(id)] += 1 } }
+    for id in sequences.ids { counts[Int(id)] += 1 }
     if let eos { counts[Int(eos)] += Double(sequences.count) }
     let total = counts.reduce(0, +)
     return counts.map { Float($0 / total) }

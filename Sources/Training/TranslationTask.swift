@@ -46,7 +46,7 @@ public final class TranslationTask: TrainingTask {
         var most = (B: 0, src: 0, tgt: 0)
         for b in buckets.batches {
             var s = 0, t = 0
-            for p in b { s = max(s, train.sources[p].count); t = max(t, train.targets[p].count + 1) }
+            for p in b { s = max(s, train.sources.length(Int(p))); t = max(t, train.targets.length(Int(p)) + 1) }
             most = (max(most.B, b.count), max(most.src, b.count * s), max(most.tgt, b.count * t))
         }
         for i in slots.indices { slots[i].reserve(sentences: most.B, sourceTokens: most.src, targetTokens: most.tgt) }
@@ -57,7 +57,7 @@ public final class TranslationTask: TrainingTask {
     /// BPE-dropout, an epoch whose batches are larger grows them once, at its start).
     func reserveActivations(_ buckets: LengthBuckets, _ data: ParallelData) {
         model.reserve(shapes: buckets.batches.map { b in
-            (b.count, b.map { data.sources[$0].count }.max()!, b.map { data.targets[$0].count + 1 }.max()!)
+            (b.count, b.map { data.sources.length(Int($0)) }.max()!, b.map { data.targets.length(Int($0)) + 1 }.max()!)
         })
     }
 

@@ -154,7 +154,7 @@ func toyPairs(count: Int, seed: UInt64) -> ParallelText {
         let st = TranslationEvaluator.teacherForced(model: model, data: valid, pad: pad, eos: eos, loss: LossOptions(smoothing: 0))
         let scores = TranslationEvaluator.tokenScores(model: model, data: valid, pad: pad, eos: eos, maxTokens: 300)
         #expect(scores.count == valid.count)
-        for (i, s) in scores.enumerated() { #expect(s.ids == valid.targets[i] + [eos]) }
+        for (i, s) in scores.enumerated() { #expect(s.ids == valid.targets.array(i) + [eos]) }
         let nll = scores.reduce(0.0) { $0 + $1.probability.reduce(0.0) { $0 - Foundation.log(Double($1)) } }
         let conf = scores.reduce(0.0) { $0 + $1.confidence.reduce(0.0) { $0 + Double($1) } }
         let correct = scores.reduce(0) { $0 + $1.correct.filter { $0 }.count }
@@ -169,12 +169,12 @@ func toyPairs(count: Int, seed: UInt64) -> ParallelText {
     @Test func bucketsCoverEveryPairWithinTheBudget() throws {
         let (tok, data, _, _) = try setup(pairs: 300)
         let buckets = LengthBuckets(data: data, maxTokens: 150)
-        #expect(buckets.batches.flatMap { $0 }.sorted() == Array(0..<data.count))
+        #expect(buckets.batches.flatMap { $0 }.map(Int.init).sorted() == Array(0..<data.count))
         var padded = PaddedPairs()
         for b in buckets.batches {
             padded.fill(b, from: data, pad: tok.id(of: .pad), eos: tok.id(of: .eos))
             #expect(b.count == 1 || padded.B * max(padded.Ts, padded.Tt) <= 150)
-            #expect(padded.targetCount == b.reduce(0) { $0 + data.targets[$1].count + 1 })
+            #expect(padded.targetCount == b.reduce(0) { $0 + data.targets.length(Int($1)) + 1 })
             #expect(padded.targets.prefix(padded.B * padded.Tt).filter { $0 != -100 }.count == padded.targetCount)
         }
         #expect(Set(buckets.order(epoch: 0, seed: 1)) == Set(0..<buckets.batches.count))
