@@ -42,6 +42,7 @@ def main():
     written, passes = 0, 0
     try:
         with open(tmp, "wb") as f:
+            tty = sys.stderr.isatty()
             while written < a.size:
                 order = list(range(len(encoded)))
                 rng.shuffle(order)
@@ -53,14 +54,15 @@ def main():
                     chunk.append(encoded[i])
                     written += len(encoded[i])
                 f.write(b"".join(chunk))
-                print(f"\rbig-corpus: {written / 1e6:,.0f} of {a.size / 1e6:,.0f} MB", end="", file=sys.stderr)
+                if tty:   # a log gets only the last line, not one per pass
+                    print(f"\rbig-corpus: {written / 1e6:,.0f} of {a.size / 1e6:,.0f} MB", end="", file=sys.stderr)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, a.output)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-    print(f"\nbig-corpus: wrote {a.output}: {written:,} bytes, {passes} passes over {SOURCES[a.kind]}", file=sys.stderr)
+    print(f"{chr(10) if tty else ''}big-corpus: wrote {a.output}: {written:,} bytes, {passes} passes over {SOURCES[a.kind]}", file=sys.stderr)
 
 
 if __name__ == "__main__":

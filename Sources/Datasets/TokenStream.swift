@@ -102,6 +102,7 @@ public struct TokenStream {
         let out = try AtomicFileWriter(path: path)
         try [UInt8](repeating: 0, count: headerBytes).withUnsafeBytes { try out.write($0) }
         var count = 0, words = 0, bytes = 0, lines = 0
+        progress?(0, total)   // before the first block, so a progress bar's clock starts with the work
         try TextFile.forEachLineBlock(file, blockBytes: blockBytes) { block, read in
             let docs = tsv ? block.map { TextFile.textFields(of: $0, isTSV: true).joined(separator: " ") } : block
             for ids in try encodeParts(docs, with: toks, eos: eos) {

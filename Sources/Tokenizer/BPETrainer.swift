@@ -54,6 +54,7 @@ public enum BPETrainer {
         for f in files { try TextFile.checkReadable(f) }
         let total = files.reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? Int) ?? 0) }
         var counts: [String: Int] = [:], before = 0, anyText = false
+        progress?(.reading(bytesDone: 0, bytesTotal: total))   // before the first block: a bar's clock starts here
         for f in files {
             let tsv = TextFile.isTSV(f)
             var read = 0

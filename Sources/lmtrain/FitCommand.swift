@@ -144,7 +144,7 @@ struct FitCommand: ParsableCommand {
         let budget = opts.timeBudget.map { "time budget \(formatDuration($0))" } ?? "\(opts.steps!) steps"
         var batch = ""
         if case .gpt(let c) = session.run.model { batch = ", batch \(opts.batchSize)×\(c.context) tokens × \(opts.gradAccum)" }
-        printErr("training for \(budget)\(batch), \(opts.threads) threads\(opts.precision == .bf16 ? ", bf16 matrix products" : "") → \(session.directory)")
+        printErr("training for \(budget)\(batch), \(opts.threads) thread\(opts.threads == 1 ? "" : "s")\(opts.precision == .bf16 ? ", bf16 matrix products" : "") → \(session.directory)")
         try trainWithProgress(session)
     }
 
@@ -215,7 +215,7 @@ struct FitCommand: ParsableCommand {
     /// writes the curves and says where the run is.
     func trainWithProgress(_ session: TrainingSession) throws {
         let trainer = session.trainer, runDir = session.directory
-        var bar = ProgressBar("train", total: trainer.state.totalSteps ?? 1, unit: "steps", done: trainer.state.step)
+        let bar = ProgressBar("train", total: trainer.state.totalSteps ?? 1, unit: "steps", done: trainer.state.step)
         var lastValid = ""
         var finalReport: ValidationReport? = nil
         let outcome = try trainer.run(shouldStop: { stopRequested != 0 }) { event in

@@ -31,10 +31,12 @@ final class ProgressBar {
         guard force || now.timeIntervalSince(lastDraw) >= interval else { return }
         lastDraw = now
         let elapsed = now.timeIntervalSince(start)
-        let rate = elapsed > 0 ? Double(done - startDone) / elapsed : 0
+        // Under half a second of work says nothing of the rate (one 8 MB block in microseconds would read as
+        // terabytes per second).
+        let rate = elapsed >= 0.5 ? Double(done - startDone) / elapsed : 0
         let eta = knownETA ?? (rate > 0 ? Double(total - done) / rate : .infinity)   // "?" until there is a rate
         let frac = min(1, Double(done) / Double(total))
-        let rateText = "\(formatCount(rate)) \(unit)/s"
+        let rateText = rate > 0 ? "\(formatCount(rate)) \(unit)/s" : "? \(unit)/s"
         let tail = "\(done)/\(total) \(rateText) ETA \(formatDuration(eta))" + (status.isEmpty ? "" : " " + status)
         if isTTY {
             let width = 24
