@@ -50,15 +50,15 @@ import TestSupport
         try check(["tokenizer", "train", "/nonexistent/corpus.txt", "--output", out], says: "file not found: /nonexistent/corpus.txt")
         try check(["tokenizer", "train", dir.path, "--output", out], says: "is a directory")
         let empty = dir.appendingPathComponent("empty.txt").path
-        FileManager.default.createFile(atPath: empty, contents: Data("\n  \n".utf8))
+        #expect(FileManager.default.createFile(atPath: empty, contents: Data("\n  \n".utf8)))
         try check(["tokenizer", "train", empty, "--output", out], says: "no text to train on")
         let latin1 = dir.appendingPathComponent("latin1.txt").path
-        FileManager.default.createFile(atPath: latin1, contents: Data([0x6F, 0x6B, 0x0A, 0x63, 0x61, 0x66, 0xE9, 0x0A]))
+        #expect(FileManager.default.createFile(atPath: latin1, contents: Data([0x6F, 0x6B, 0x0A, 0x63, 0x61, 0x66, 0xE9, 0x0A])))
         try check(["tokenizer", "train", latin1, "--output", out], says: "latin1.txt:2: invalid UTF-8")
         try check(["tokenizer", "train", tiny, "--vocab-size", "100", "--output", out], says: "vocabulary size 100 is too small")
 
         let corrupt = dir.appendingPathComponent("corrupt.json").path
-        FileManager.default.createFile(atPath: corrupt, contents: Data("{\"format\": \"lmtrain-tok".utf8))
+        #expect(FileManager.default.createFile(atPath: corrupt, contents: Data("{\"format\": \"lmtrain-tok".utf8)))
         try check(["tokenizer", "encode", "--tokenizer", corrupt], stdin: Data("hi\n".utf8), says: "not a valid lmtrain tokenizer file")
         try check(["tokenizer", "encode", "--tokenizer", "/nonexistent/tok.json"], stdin: Data(), says: "file not found")
 
@@ -66,7 +66,7 @@ import TestSupport
         #expect(try lmtrainRun(["tokenizer", "train", tiny, "--vocab-size", "400", "--output", good]).status == 0)
         let future = dir.appendingPathComponent("future.json").path
         let text = try String(contentsOfFile: good, encoding: .utf8).replacingOccurrences(of: "\"version\": 1,", with: "\"version\": 7,")
-        FileManager.default.createFile(atPath: future, contents: Data(text.utf8))
+        #expect(FileManager.default.createFile(atPath: future, contents: Data(text.utf8)))
         try check(["tokenizer", "decode", "--tokenizer", future], stdin: Data("5\n".utf8), says: "format version 7")
         try check(["tokenizer", "decode", "--tokenizer", good], stdin: Data("5 6\n7 x\n".utf8), says: "<stdin>:2: 'x' is not a token id")
         try check(["tokenizer", "decode", "--tokenizer", good], stdin: Data("5 99999\n".utf8), says: "outside the vocabulary")

@@ -54,10 +54,10 @@ import TestSupport
         let run = dir.appendingPathComponent("run").path
         try check(["fit", "/nonexistent/corpus.txt", "--output", run], says: "file not found")
         let latin1 = dir.appendingPathComponent("latin1.txt").path
-        FileManager.default.createFile(atPath: latin1, contents: Data([0x6F, 0x6B, 0x0A, 0x63, 0x61, 0x66, 0xE9, 0x0A]))
+        #expect(FileManager.default.createFile(atPath: latin1, contents: Data([0x6F, 0x6B, 0x0A, 0x63, 0x61, 0x66, 0xE9, 0x0A])))
         try check(["fit", latin1, "--output", run], says: "latin1.txt:2: invalid UTF-8")
         let small = dir.appendingPathComponent("small.txt").path
-        FileManager.default.createFile(atPath: small, contents: Data("one short line\nand another\n".utf8))
+        #expect(FileManager.default.createFile(atPath: small, contents: Data("one short line\nand another\n".utf8)))
         try check(["fit", small, "--valid", small, "--output", run, "--vocab-size", "300"], says: "too few for one batch")
         try check(["fit", tiny, "--output", "/proc/lmtrain-forbidden/run"], says: "cannot write to")
         try check(["fit", tiny, "--output", run, "--preset", "tiny", "--heads", "3"], says: "not divisible by heads")
@@ -190,7 +190,7 @@ enum CLITests {
             let p = Process()
             p.executableURL = lmtrainBinary()
             p.arguments = args
-            FileManager.default.createFile(atPath: path, contents: nil)
+            #expect(FileManager.default.createFile(atPath: path, contents: nil))
             p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
             p.standardOutput = FileHandle.nullDevice
             try p.run()

@@ -17,7 +17,7 @@ func toyPairs(count: Int, seed: UInt64) -> ParallelText {
     let tgt = ["uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve", "diez", "once", "doce"]
     var rng = GaussianRNG(seed: seed)
     var t = ParallelText()
-    for i in 0..<count {
+    for _ in 0..<count {
         let n = 2 + Int(rng.uniform() * 5)
         let words = (0..<n).map { _ in Int(rng.uniform() * Double(src.count)) }
         t.sources.append(words.map { src[$0] }.joined(separator: " "))
