@@ -78,7 +78,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "FileIO", "TestSupport"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernelSupport", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Training", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Runs", "Datasets", "Model", "Kernels", "Tokenizer", "Evaluation", "Decoding", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Runs", "Datasets", "Model", "Kernels", "Tokenizer", "Evaluation", "Decoding", "FileIO", "TestSupport"]),
         .testTarget(name: "DecodingTests", dependencies: ["Decoding", "Model", "Kernels", "TestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ExportTests", dependencies: ["Export", "Runs", "Model", "Tokenizer", "TestSupport"]),

@@ -78,15 +78,19 @@ public struct TokenStream {
     /// A corpus file's ids, read from its cache in `cacheDir` (keyed by the file's content and the tokenizer)
     /// as they are needed. A missing or stale cache is built first by streaming the file through the tokenizer in blocks
     /// (each block encoded on `threads` threads), so neither the text nor the ids are ever all in memory.
-    /// `progress(bytesRead, fileBytes)` follows the build; `blockBytes` is the text read per block.
+    /// `progress(bytesRead, fileBytes)` follows the build; `blockBytes` is the text read per block. `lines`: only
+    /// those lines (0-based) of the file, e.g. the training part of a corpus whose last lines are held out.
     public static func cached(file: String, tokenizer: BPETokenizer, tokenizerKey: String, threads: Int, cacheDir: String,
-                              blockBytes: Int = 8 << 20, progress: ((Int, Int) -> Void)? = nil) throws -> CachedTokenStream {
+                              lines range: Range<Int>? = nil, blockBytes: Int = 8 << 20,
+                              progress: ((Int, Int) -> Void)? = nil) throws -> CachedTokenStream {
         try TextFile.checkReadable(file)
         let content = try contentHash(ofFile: file)
-        let key = "\(URL(fileURLWithPath: file).lastPathComponent)-\(String(content, radix: 16))-\(tokenizerKey)"
+        let part = range.map { "-lines\($0.lowerBound)-\($0.upperBound)" } ?? ""
+        let key = "\(URL(fileURLWithPath: file).lastPathComponent)-\(String(content, radix: 16))\(part)-\(tokenizerKey)"
         let path = cacheDir + "/" + sanitize(key) + ".ids"
         if let m = try? CachedTokenStream(cache: path) { return m }
-        try buildCache(file: file, tokenizer: tokenizer, threads: threads, to: path, blockBytes: blockBytes, progress: progress)
+        try buildCache(file: file, tokenizer: tokenizer, threads: threads, to: path, lines: range, blockBytes: blockBytes,
+                       progress: progress)
         return try CachedTokenStream(cache: path)
     }
 
@@ -94,8 +98,8 @@ public struct TokenStream {
     static let magic = Data("LMTIDS1\n".utf8)
     static let headerBytes = 40
 
-    static func buildCache(file: String, tokenizer: BPETokenizer, threads: Int, to path: String, blockBytes: Int,
-                           progress: ((Int, Int) -> Void)?) throws {
+    static func buildCache(file: String, tokenizer: BPETokenizer, threads: Int, to path: String, lines range: Range<Int>?,
+                           blockBytes: Int, progress: ((Int, Int) -> Void)?) throws {
         let total = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
         let toks = try (0..<max(1, threads)).map { _ in try tokenizer.copy() }
         let eos = tokenizer.id(of: .eos), tsv = TextFile.isTSV(file)
@@ -103,14 +107,21 @@ public struct TokenStream {
         try [UInt8](repeating: 0, count: headerBytes).withUnsafeBytes { try out.write($0) }
         var count = 0, words = 0, bytes = 0, lines = 0
         progress?(0, total)   // before the first block, so a progress bar's clock starts with the work
-        try TextFile.forEachLineBlock(file, blockBytes: blockBytes) { block, read in
+        var index = 0   // of the block's first line in the file
+        try TextFile.forEachLineBlock(file, blockBytes: blockBytes) { whole, read in
+            defer { index += whole.count }
+            var block = whole
+            if let range {
+                let lo = max(range.lowerBound - index, 0), hi = min(range.upperBound - index, whole.count)
+                block = lo < hi ? Array(whole[lo..<hi]) : []
+            }
             let docs = tsv ? block.map { TextFile.textFields(of: $0, isTSV: true).joined(separator: " ") } : block
             for ids in try encodeParts(docs, with: toks, eos: eos) {
                 try ids.withUnsafeBytes { try out.write($0) }
                 count += ids.count
             }
             let c = counts(docs)
- words += c.words; bytes += c.bytes; lines += docs.count
+            words += c.words; bytes += c.bytes; lines += docs.count
             progress?(read, total)
         }
         var header = magic

@@ -81,6 +81,23 @@ public enum TextFile {
         return lines
     }
 
+    /// How many lines `lines(path)` would give (a newline ends each; a last line without one counts), counted
+    /// in blocks without holding the file or its lines.
+    public static func lineCount(_ path: String) throws -> Int {
+        try checkReadable(path)
+        guard let fh = FileHandle(forReadingAtPath: path) else { throw FileError.unreadable(path, reason: "permission denied") }
+        defer { try? fh.close() }
+        var count = 0, last: UInt8? = nil
+        while true {
+            let chunk: Data
+            do { chunk = try fh.read(upToCount: 8 << 20) ?? Data() } catch { throw FileError.unreadable(path, reason: "\(error)") }
+            if chunk.isEmpty { break }
+            count += chunk.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+            last = chunk.last
+        }
+        return count + (last != nil && last != 0x0A ? 1 : 0)
+    }
+
     /// Streams a UTF-8 file as blocks of about `blockBytes` of whole lines (without `\n` or a trailing `\r`,
     /// validated line by line), calling `body` with each block and the bytes read so far: a corpus of gigabytes
     /// in bounded memory.

@@ -5,7 +5,8 @@ import Tokenizer
 /// A language-model run's text: two files, or one corpus whose last lines are held out.
 public enum TextSplit {
     case files(train: String, valid: String)
-    case heldOut(train: [String], valid: [String])
+    /// The corpus's first `trainLines` lines train, the rest (to `lines`) validate: counted, not read in.
+    case heldOut(corpus: String, trainLines: Int, lines: Int)
 }
 
 extension Run {
@@ -13,15 +14,16 @@ extension Run {
     public func textSplit() throws -> TextSplit {
         let corpus = data.corpus!
         if let v = data.valid { return .files(train: corpus, valid: v) }
-        let (train, valid) = try Holdout.split(try Documents.lines(of: corpus), fraction: train.validFraction, what: corpus)
-        return .heldOut(train: train, valid: valid)
+        let (t, n) = try Holdout.split(file: corpus, fraction: train.validFraction)
+        return .heldOut(corpus: corpus, trainLines: t, lines: n)
     }
 
     /// Language model: the validation tokens the run was trained with.
     public func validationTokens(tokenizer: BPETokenizer, threads: Int) throws -> [Int32] {
         switch try textSplit() {
         case .files(_, let v): return try TokenStream.encode(lines: try Documents.lines(of: v), tokenizer: tokenizer, threads: threads).ids
-        case .heldOut(_, let v): return try TokenStream.encode(lines: v, tokenizer: tokenizer, threads: threads).ids
+        case .heldOut(let c, let t, let n):
+            return try TokenStream.encode(lines: try Documents.lines(of: c, range: t..<n), tokenizer: tokenizer, threads: threads).ids
         }
     }
 

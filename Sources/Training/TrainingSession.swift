@@ -194,11 +194,11 @@ public final class TrainingSession {
     static func languageModelData(_ run: Run, tokenizer tok: BPETokenizer, directory: String,
                                   onEvent: (SessionEvent) -> Void) throws -> (TokenIDs, [Int32]) {
         let threads = run.train.threads
+        let cacheDir = RunPaths(directory).idCache
+        try? FileManager.default.createDirectory(atPath: cacheDir, withIntermediateDirectories: true)
+        let key = contentKey(RunPaths(directory).tokenizer(run))
         switch try run.textSplit() {
         case .files(let trainFile, let validFile):
-            let cacheDir = RunPaths(directory).idCache
-            try? FileManager.default.createDirectory(atPath: cacheDir, withIntermediateDirectories: true)
-            let key = contentKey(RunPaths(directory).tokenizer(run))
             let ids = try withoutActuallyEscaping(onEvent) { onEvent in
                 try [trainFile, validFile].map { f in
                     try TokenStream.cached(file: f, tokenizer: tok, tokenizerKey: key, threads: threads, cacheDir: cacheDir) { done, total in
@@ -207,9 +207,17 @@ public final class TrainingSession {
                 }
             }
             return (ids[0], ids[1].array)
-        case .heldOut(let train, let valid):
-            return (TokenIDs(try TokenStream.encode(lines: train, tokenizer: tok, threads: threads).ids),
-                    try TokenStream.encode(lines: valid, tokenizer: tok, threads: threads).ids)
+        case .heldOut(let corpus, let trainLines, let lines):
+            // The training lines go through the id cache like a training file; the held-out lines are few.
+            let train = try withoutActuallyEscaping(onEvent) { onEvent in
+                try TokenStream.cached(file: corpus, tokenizer: tok, tokenizerKey: key, threads: threads, cacheDir: cacheDir,
+                                       lines: 0..<trainLines) { done, total in
+                    onEvent(.encodingProgress(file: corpus, done: done, total: total))
+                }.ids
+            }
+            let valid = try TokenStream.encode(lines: try Documents.lines(of: corpus, range: trainLines..<lines), tokenizer: tok,
+                                               threads: threads).ids
+            return (train, valid)
         }
     }
 
