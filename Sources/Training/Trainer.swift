@@ -66,7 +66,7 @@ public final class Trainer {
         try self.init(model: model, options: options, run: run, train: TokenIDs(train), valid: valid, eos: eos, prior: prior, resume: resume)
     }
 
-    /// A language-model run over a training stream in memory or memory-mapped.
+    /// A language-model run over a training stream in memory or read from its id cache file.
     public convenience init(model: GPT, options: TrainOptions, run: String, train: TokenIDs, valid: [Int32], eos: Int32,
                             prior: [Float]?, resume: Bool) throws {
         let task = try LanguageModelTask(model: model, train: train, valid: valid, eos: eos, batchSize: options.batchSize,

@@ -238,10 +238,10 @@ func toyPairs(count: Int, seed: UInt64) -> ParallelText {
         #expect(try FileManager.default.contentsOfDirectory(atPath: cache).count == 2)
     }
 
-    /// The streamed, memory-mapped cache holds what encoding the whole file in memory gives, whatever the block
+    /// The streamed cache file holds what encoding the whole file in memory gives, whatever the block
     /// size (blocks of 1 byte to more than the file, cutting lines, CRLF and a last line without a newline), with
     /// the same counts; a damaged cache is rebuilt, not read; no temporary file is left behind.
-    @Test func theMappedCacheEqualsEncodingInMemory() throws {
+    @Test func theCacheFileEqualsEncodingInMemory() throws {
         let dir = tempRun()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let tok = try BPETrainer.train(lines: ["the cat sat on the mat", "a dog ran", "él comió"], options: BPETrainingOptions(vocabularySize: 300))
