@@ -5,7 +5,9 @@ transformers `generate`, at beam 4 and greedy, on 1 and 2 threads, in batches of
 cut to each sentence's own limit, which gives what a per-sentence limit would). Reports sentences/s, target tokens/s (output tokens + EOS, counted with
 the run's tokenizer for every system) and sacreBLEU, as medians of --repeats runs (HF: one run, it is slow),
 and rewrites the decoding section of BENCHMARKS.md.
-Usage: scripts/bench decoding [RUN] [--repeats N] [--hf-sentences N]"""
+With --compute-type int8 it measures int8 instead: lmtrain int8 against lmtrain fp32 and CTranslate2 int8 (HF has
+no int8 CPU path here), into its own section.
+Usage: scripts/bench decoding [RUN] [--repeats N] [--hf-sentences N] [--compute-type fp32|int8]"""
 import argparse
 import json
 import os
@@ -29,6 +31,8 @@ def main():
     ap.add_argument("--beams", default="4,1", help="beam sizes to measure")
     ap.add_argument("--sentences", type=int, help="only the first N test sentences (a quick check of the script)")
     ap.add_argument("--print-only", action="store_true", help="print the section, leave BENCHMARKS.md as it is")
+    ap.add_argument("--compute-type", choices=["fp32", "int8"], default="fp32",
+                    help="int8: lmtrain int8 against lmtrain fp32 and CTranslate2 int8")
     a = ap.parse_args()
     os.chdir(ROOT)
     if not os.path.exists(os.path.join(a.run, "model.safetensors")):
@@ -61,10 +65,11 @@ def main():
     def target_tokens(outputs):
         return sum(len(tok(o, add_special_tokens=False)["input_ids"]) + 1 for o in outputs)
 
-    def lmtrain(beam, threads):
+    def lmtrain(beam, threads, compute_type="fp32"):
         with open(src_path, encoding="utf-8") as fin:
             t0 = time.perf_counter()
-            p = subprocess.run([LMTRAIN, "translate", a.run, "--beam", str(beam), "--batch-size", "32", "--threads", str(threads)] + ck
+            p = subprocess.run([LMTRAIN, "translate", a.run, "--beam", str(beam), "--batch-size", "32", "--threads", str(threads),
+                                "--compute-type", compute_type] + ck
                                + (["--early-stopping"] if a.early_stopping else []),
                                stdin=fin, capture_output=True, text=True, check=True)
         # lmtrain reports the time of decoding alone (after loading the model) on its last stderr line.
@@ -76,8 +81,8 @@ def main():
     ct2_tokens = [[vocab[i] for i in s] for s in src_ids]
     banned = [["<pad>"], ["<bos>"], ["<unk>"]]
 
-    def ct2(beam, threads):
-        tr = ctranslate2.Translator(ct2_dir, device="cpu", compute_type="float32", inter_threads=1, intra_threads=threads)
+    def ct2(beam, threads, compute_type="float32"):
+        tr = ctranslate2.Translator(ct2_dir, device="cpu", compute_type=compute_type, inter_threads=1, intra_threads=threads)
         out = [None] * len(sources)
         t0 = time.perf_counter()
         for c in chunks:
@@ -89,6 +94,8 @@ def main():
         seconds = time.perf_counter() - t0
         return [tok.decode(tok.convert_tokens_to_ids(h)) for h in out], seconds
 
+    if a.compute_type == "int8":
+        return int8_section(a, lmtrain, ct2, refs, target_tokens, len(sources))
     model = M2M100ForConditionalGeneration.from_pretrained(hf_dir).eval()
 
     def hf(beam, threads):
@@ -149,6 +156,50 @@ def main():
         name = "decoding-early-stopping" if a.early_stopping else "decoding"
         title = "## Decoding against CTranslate2 and Hugging Face on identical weights" + (", the same stopping rule" if a.early_stopping else "")
         write_section(name, title + "\n\n" + text)
+
+
+def int8_section(a, lmtrain, ct2, refs, target_tokens, count):
+    systems = [("lmtrain int8", lambda b, t: lmtrain(b, t, "int8")), ("lmtrain fp32", lambda b, t: lmtrain(b, t, "fp32")),
+               ("ctranslate2 int8", lambda b, t: ct2(b, t, "int8")), ("ctranslate2 float32", lambda b, t: ct2(b, t, "float32"))]
+    results = []
+    for beam in [int(b) for b in a.beams.split(",")]:
+        for threads in (1, 2):
+            row = {"beam": beam, "threads": threads}
+            # Interleaved repeats (every system once per round), so a machine slowing down mid-bench shifts all alike.
+            times = {name: [] for name, _ in systems}
+            outs = {}
+            for _ in range(a.repeats):
+                for name, fn in systems:
+                    outs[name], sec = fn(beam, threads)
+                    times[name].append(sec)
+            for name, _ in systems:
+                s, o = median(times[name]), outs[name]
+                row[name] = {"sent_per_s": len(o) / s, "tok_per_s": target_tokens(o) / s,
+                             "bleu": sacrebleu.corpus_bleu(o, [refs[:len(o)]]).score, "outputs": o}
+                print(f"beam {beam} threads {threads} {name}: {len(o) / s:.1f} sent/s, BLEU {row[name]['bleu']:.2f} "
+                      f"(runs {', '.join(f'{t:.2f}' for t in times[name])} s)", file=sys.stderr, flush=True)
+            row["same"] = sum(x == y for x, y in zip(row["lmtrain int8"]["outputs"], row["lmtrain fp32"]["outputs"]))
+            results.append(row)
+    lines = [f"Machine: {machine_line()}. Model: `{a.run}`{' (' + a.checkpoint + ')' if a.checkpoint else ''}; {count} test "
+             f"sentences, batches of 32 in input order, length penalty 1, lmtrain's length limits for all"
+             f"{', lmtrain --early-stopping' if a.early_stopping else ''}. lmtrain int8: weights quantised per output column at "
+             f"load, activations per row, `{'vpdpbusd' if 'avx512_vnni' in open('/proc/cpuinfo').read() else 'vpmaddwd'}` products; "
+             f"CTranslate2 compute_type int8 / float32 (inter_threads 1, intra_threads = threads). Medians of {a.repeats} "
+             f"interleaved runs. Command: `scripts/bench decoding {a.run} --compute-type int8"
+             f"{' --early-stopping' if a.early_stopping else ''}`.", "",
+             "| beam | threads | lmtrain int8 sent/s | lmtrain fp32 sent/s | CT2 int8 sent/s | CT2 fp32 sent/s | int8 / lmtrain fp32 | "
+             "int8 / CT2 int8 | BLEU (lmtrain int8, fp32; CT2 int8, fp32) | int8 lines = fp32 lines |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        L8, L, C8, C = r["lmtrain int8"], r["lmtrain fp32"], r["ctranslate2 int8"], r["ctranslate2 float32"]
+        lines.append(f"| {r['beam']} | {r['threads']} | {L8['sent_per_s']:.1f} | {L['sent_per_s']:.1f} | {C8['sent_per_s']:.1f} | "
+                     f"{C['sent_per_s']:.1f} | {L8['sent_per_s'] / L['sent_per_s']:.2f}x | {L8['sent_per_s'] / C8['sent_per_s']:.2f}x | "
+                     f"{L8['bleu']:.2f}, {L['bleu']:.2f}; {C8['bleu']:.2f}, {C['bleu']:.2f} | {r['same']}/{len(L8['outputs'])} |")
+    text = "\n".join(lines)
+    print(text)
+    if not a.print_only:
+        name = "decoding-int8" + ("-early-stopping" if a.early_stopping else "")
+        write_section(name, "## int8 decoding against fp32 and CTranslate2 int8 on identical weights\n\n" + text)
 
 
 if __name__ == "__main__":

@@ -1,3 +1,4 @@
+import Kernels
 import Model
 import Runs
 import Tokenizer
@@ -15,9 +16,9 @@ public final class TextTranslator {
     /// Lines cut to the model's maximum source length so far.
     public private(set) var truncated = 0
 
-    public init(model: Seq2Seq, tokenizer: BPETokenizer, beam: Int = 4, batchSize: Int = 32) {
+    public init(model: Seq2Seq, tokenizer: BPETokenizer, beam: Int = 4, batchSize: Int = 32, computeType: ComputeType = .fp32) {
         self.tokenizer = tokenizer
-        translator = Translator(model: model, batchSize: batchSize, beam: beam)
+        translator = Translator(model: model, batchSize: batchSize, beam: beam, computeType: computeType)
         options = BeamOptions(eos: tokenizer.id(of: .eos))
         options.beam = beam
         options.banned = [tokenizer.id(of: .pad), tokenizer.id(of: .bos), tokenizer.id(of: .unk)]
@@ -26,9 +27,9 @@ public final class TextTranslator {
     /// The translation model of the run in `directory` (trained by `lmtrain fit`), with its tokenizer;
     /// `checkpoint` is a weights file to use instead of RUN/model.safetensors.
     public convenience init(run directory: String, checkpoint: String? = nil, beam: Int = 4, batchSize: Int = 32,
-                            threads: Int = 1) throws {
+                            threads: Int = 1, computeType: ComputeType = .fp32) throws {
         let r = try LoadedRun<Seq2Seq>(directory: directory, threads: threads, checkpoint: checkpoint)
-        self.init(model: r.model, tokenizer: r.tokenizer, beam: beam, batchSize: batchSize)
+        self.init(model: r.model, tokenizer: r.tokenizer, beam: beam, batchSize: batchSize, computeType: computeType)
     }
 
     /// The n-best hypotheses of each line (nil for a blank line), best first.

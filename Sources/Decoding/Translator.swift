@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Model
 
 /// Translates token-id sources with a `Seq2Seq` model in batches of `batchSize` sentences: each batch is
@@ -11,11 +12,16 @@ public final class Translator {
     /// needs more. Sized for the model's maximum length instead, the caches held about 3.4 MB per row whatever
     /// the sentences (600 MB at batch 64 for the bible's model).
     var scorer: Seq2SeqScorer? = nil
+    /// The decoder's weights prepared for `computeType` (packed or quantised once, here).
+    let weights: Seq2SeqInferenceWeights
 
-    public init(model: Seq2Seq, batchSize: Int, beam: Int) {
+    /// `computeType` nil computes the products as training does (at the model pool's precision, nothing
+    /// prepared): for translating with a model whose weights change, as `fit`'s validation does.
+    public init(model: Seq2Seq, batchSize: Int, beam: Int, computeType: ComputeType? = .fp32) {
         self.model = model
         self.batchSize = max(1, batchSize)
         self.beam = max(1, beam)
+        weights = Seq2SeqInferenceWeights(model: model, computeType: computeType)
     }
 
     /// A scorer whose caches hold sources of `sourceLength` tokens and `steps` decoder steps.
@@ -23,7 +29,7 @@ public final class Translator {
         if let s = scorer, s.state.sourceCapacity >= sourceLength, s.state.stepCapacity >= steps { return s }
         let src = max(sourceLength, scorer?.state.sourceCapacity ?? 0), st = max(steps, scorer?.state.stepCapacity ?? 0)
         scorer = nil   // the old caches go before the new ones are made
-        let s = Seq2SeqScorer(model: model, sentences: batchSize, beam: beam, sourceLength: src, steps: st)
+        let s = Seq2SeqScorer(model: model, sentences: batchSize, beam: beam, sourceLength: src, steps: st, weights: weights)
         scorer = s
         return s
     }

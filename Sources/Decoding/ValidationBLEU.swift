@@ -14,7 +14,7 @@ public func greedyValidationBLEU(tokenizer: BPETokenizer, sentences: Int) throws
         var opts = BeamOptions(eos: eos)
         opts.beam = 1
         opts.banned = [pad]
-        let outputs = Translator(model: model, batchSize: 64, beam: 1).translate(sources: (0..<n).map { valid.sources.array($0) }, options: opts,
+        let outputs = Translator(model: model, batchSize: 64, beam: 1, computeType: nil).translate(sources: (0..<n).map { valid.sources.array($0) }, options: opts,
                                                                                  maxLenA: 1.5, maxLenB: 10)
         let hyps = outputs.map { (try? tok.decode($0[0].tokens)) ?? "" }
         return ["bleu": Metrics.bleu(hypotheses: hyps, references: Array(valid.targetText.prefix(n))).score]

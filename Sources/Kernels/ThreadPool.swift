@@ -227,7 +227,7 @@ final class PoolCore: @unchecked Sendable {
 /// allocate in steady state.
 public final class Workspace: @unchecked Sendable {
     /// Slots used by the kernels of this module (callers outside it use slots from `firstFreeSlot`).
-    enum Slot { static let gemmB = 0, gemmA = 1, partials = 2, attentionA = 3, attentionB = 4, attentionScratch = 5 }
+    enum Slot { static let gemmB = 0, gemmA = 1, partials = 2, attentionA = 3, attentionB = 4, attentionScratch = 5, int8A = 6, packedA = 7 }
     public static let firstFreeSlot = 8
 
     private var pointers: [UnsafeMutablePointer<Float>?] = []

@@ -16,6 +16,8 @@ public final class Seq2Seq {
     /// Sinusoidal positions [maxLength, C] (`config.positions` says which table).
     let positions: FloatArena
     var acts: Seq2SeqActivations? = nil
+    /// The decoder's weights as they are (their pointers never change), for decoding without prepared weights.
+    lazy var unpackedInferenceWeights = Seq2SeqInferenceWeights(model: self, computeType: nil)
     private(set) var P: Views! = nil
     private(set) var G: Views! = nil
     /// √d: embeddings are scaled up to the positions' magnitude (and the tied output sees them unscaled).
@@ -125,7 +127,8 @@ public final class Seq2Seq {
 
     /// The encoder: leaves its final LayerNorm output (the decoder's memory) in `a.memory`.
     func encoderForward(_ a: Seq2SeqActivations, src: UnsafePointer<Int32>, srcLengths: UnsafePointer<Int32>,
-                        B: Int, Ts: Int, training: Bool, dropoutSeed: UInt64) {
+                        B: Int, Ts: Int, training: Bool, dropoutSeed: UInt64,
+                        inference: [Seq2SeqInferenceWeights.EncoderLayer]? = nil) {
         let c = config, C = c.dModel, N = B * Ts, H = c.heads
         let drop = training ? c.dropout : 0
         embed(a.encEmbedded, ids: src, B: B, T: Ts, dropout: DropoutSite(p: drop, base: dropoutSeed, site: 0))
@@ -133,9 +136,11 @@ public final class Seq2Seq {
         for l in 0..<c.encoderLayers {
             let w = P.encoder[l]
             selfAttentionForward(w.attention, a.encAttention[l], x: x, B: B, T: Ts, C: C, H: H, causal: false,
-                                 keyLengths: srcLengths, dropout: DropoutSite(p: drop, base: dropoutSeed, site: 1 + 2 * l), pool: pool)
+                                 keyLengths: srcLengths, dropout: DropoutSite(p: drop, base: dropoutSeed, site: 1 + 2 * l), pool: pool,
+                                 prepared: inference?[l].attention)
             mlpForward(w.mlp, a.encMLP[l], x: a.encAttention[l].out, N: N, C: C,
-                       dropout: DropoutSite(p: drop, base: dropoutSeed, site: 2 + 2 * l), pool: pool)
+                       dropout: DropoutSite(p: drop, base: dropoutSeed, site: 2 + 2 * l), pool: pool,
+                       prepared: inference?[l].mlp)
             x = UnsafePointer(a.encMLP[l].out)
         }
         layerNormForward(out: a.memory, mean: a.memoryMean, rstd: a.memoryRstd, input: x, weight: P.encLnfW, bias: P.encLnfB,

@@ -67,10 +67,42 @@ public final class Seq2SeqDecoderState {
     }
 }
 
+/// The model's matrices prepared for inference at one compute type: packed once (FP32) or quantised
+/// (int8) when a translator is made, so no product repacks a weight. A nil type keeps them unpacked,
+/// through `sgemm` at the pool's precision: the weights of a model in training change between validations.
+public final class Seq2SeqInferenceWeights: @unchecked Sendable {
+    public let computeType: ComputeType?
+    struct EncoderLayer { let attention: AttentionMatrices; let mlp: MLPMatrices }
+    struct Layer { let qkv, proj, crossQ, crossKV, crossProj, fc, mlpProj: InferenceMatrix }
+    let encoder: [EncoderLayer]
+    let layers: [Layer]
+    /// The tied output projection: logits = x·sharedᵀ.
+    let output: InferenceMatrix
+
+    public init(model m: Seq2Seq, computeType type: ComputeType?) {
+        computeType = type
+        let C = m.config.dModel
+        encoder = m.P.encoder.map { w in
+            EncoderLayer(attention: AttentionMatrices(type, w.attention, C: C), mlp: MLPMatrices(type, w.mlp, C: C))
+        }
+        layers = m.P.decoder.map { w in
+            Layer(qkv: InferenceMatrix(type, weight: w.attention.qkvw, ldw: 3 * C, k: C, n: 3 * C),
+                  proj: InferenceMatrix(type, weight: w.attention.projw, ldw: C, k: C, n: C),
+                  crossQ: InferenceMatrix(type, weight: w.cross.qw, ldw: C, k: C, n: C),
+                  crossKV: InferenceMatrix(type, weight: w.cross.kvw, ldw: 2 * C, k: C, n: 2 * C),
+                  crossProj: InferenceMatrix(type, weight: w.cross.projw, ldw: C, k: C, n: C),
+                  fc: InferenceMatrix(type, weight: w.mlp.fcw, ldw: 4 * C, k: C, n: 4 * C),
+                  mlpProj: InferenceMatrix(type, weight: w.mlp.projw, ldw: C, k: 4 * C, n: C))
+        }
+        output = InferenceMatrix(type, weight: m.P.shared, ldw: C, k: C, n: m.config.vocabSize, transposed: true)
+    }
+}
+
 extension Seq2Seq {
     /// Encodes `sources` (token ids, each ending in EOS, as in training) and fills the state's cross-attention
     /// keys and values; the state is then ready for the first `decodeStep`.
-    public func beginDecoding(_ st: Seq2SeqDecoderState, sources: [[Int32]]) {
+    public func beginDecoding(_ st: Seq2SeqDecoderState, sources: [[Int32]], weights: Seq2SeqInferenceWeights? = nil) {
+        let W = weights ?? unpackedInferenceWeights
         let S = sources.count, C = config.dModel
         precondition(S >= 1 && S <= st.sentenceCapacity)
         let Ts = sources.map(\.count).max()!
@@ -81,13 +113,12 @@ extension Seq2Seq {
             lengths[s] = Int32(ids.count)
         }
         let a = activations(B: S, Ts: Ts, Tt: 1)
-        encoderForward(a, src: src, srcLengths: lengths, B: S, Ts: Ts, training: false, dropoutSeed: 0)
+        encoderForward(a, src: src, srcLengths: lengths, B: S, Ts: Ts, training: false, dropoutSeed: 0, inference: W.encoder)
         for l in 0..<config.decoderLayers {
-            let w = P.decoder[l].cross
+            let b = P.decoder[l].cross.kvb
             // The sentences' rows are Ts apart here and sourceCapacity apart in the state: one product per sentence.
             for s in 0..<S {
-                linearForward(out: st.cross(l, s), input: a.memory + s * Ts * C, weight: w.kvw, bias: w.kvb,
-                              N: Ts, In: C, Out: 2 * C, pool: pool)
+                W.layers[l].crossKV.forward(out: st.cross(l, s), input: a.memory + s * Ts * C, bias: b, rows: Ts, pool: pool)
             }
         }
         st.sentences = S
@@ -101,8 +132,10 @@ extension Seq2Seq {
     /// row `origins[i]` of the previous step (nil on the first step, when every row starts from the empty
     /// prefix) and feeds `tokens[i]` (the decoder's start token, EOS, on the first step). Writes the
     /// next-token logits [rows, V]. Same arithmetic as the teacher-forced forward pass (a test compares them).
+    /// `weights` (default: unpacked, at the pool's precision) says how the products are computed.
     public func decodeStep(_ st: Seq2SeqDecoderState, sentences: [Int], origins: [Int]?, tokens: [Int32],
-                           logits: UnsafeMutablePointer<Float>) {
+                           logits: UnsafeMutablePointer<Float>, weights: Seq2SeqInferenceWeights? = nil) {
+        let W = weights ?? unpackedInferenceWeights
         let c = config, C = c.dModel, R = tokens.count, H = c.heads, hs = c.headSize, t = st.length
         precondition(R >= 1 && R <= st.rowCapacity && sentences.count == R && t < st.stepCapacity)
         if let origins {
@@ -129,7 +162,7 @@ extension Seq2Seq {
             let w = P.decoder[l]
             // Self-attention over this row's cached prefix.
             layerNormForward(out: st.ln, mean: st.mean, rstd: st.rstd, input: st.x, weight: w.attention.lnw, bias: w.attention.lnb, N: R, C: C, pool: pool)
-            linearForward(out: st.qkv, input: st.ln, weight: w.attention.qkvw, bias: w.attention.qkvb, N: R, In: C, Out: 3 * C, pool: pool)
+            W.layers[l].qkv.forward(out: st.qkv, input: st.ln, bias: w.attention.qkvb, rows: R, pool: pool)
             for i in 0..<R {
                 st.selfKey(l, i, t).update(from: st.qkv + i * 3 * C + C, count: C)
                 st.selfValue(l, i, t).update(from: st.qkv + i * 3 * C + 2 * C, count: C)
@@ -137,26 +170,25 @@ extension Seq2Seq {
             cachedAttentionForward(out: st.atty, ldo: C, q: st.qkv, ldq: 3 * C, keys: st.selfKey(l, 0, 0), values: st.selfValue(l, 0, 0),
                                    offsets: st.selfOffsets, ldkv: C, lengths: st.selfLengths, R: R, H: H, hs: hs, scale: attnScale,
                                    scores: st.scores, ldScores: st.scoreStride, pool: pool)
-            linearForward(out: st.proj, input: st.atty, weight: w.attention.projw, bias: w.attention.projb, N: R, In: C, Out: C, pool: pool)
+            W.layers[l].proj.forward(out: st.proj, input: st.atty, bias: w.attention.projb, rows: R, pool: pool)
             add(out: st.x, st.x, st.proj, count: R * C, pool: pool)
             // Cross-attention over the row's sentence.
             layerNormForward(out: st.ln, mean: st.mean, rstd: st.rstd, input: st.x, weight: w.cross.lnw, bias: w.cross.lnb, N: R, C: C, pool: pool)
-            linearForward(out: st.qkv, input: st.ln, weight: w.cross.qw, bias: w.cross.qb, N: R, In: C, Out: C, pool: pool)
+            W.layers[l].crossQ.forward(out: st.qkv, input: st.ln, bias: w.cross.qb, rows: R, pool: pool)
             let kv = st.cross(l, 0)
             cachedAttentionForward(out: st.atty, ldo: C, q: st.qkv, ldq: C, keys: kv, values: kv + C,
                                    offsets: st.crossOffsets, ldkv: 2 * C, lengths: st.crossLengths, R: R, H: H, hs: hs, scale: attnScale,
                                    scores: st.scores, ldScores: st.scoreStride, pool: pool)
-            linearForward(out: st.proj, input: st.atty, weight: w.cross.projw, bias: w.cross.projb, N: R, In: C, Out: C, pool: pool)
+            W.layers[l].crossProj.forward(out: st.proj, input: st.atty, bias: w.cross.projb, rows: R, pool: pool)
             add(out: st.x, st.x, st.proj, count: R * C, pool: pool)
             // MLP.
             layerNormForward(out: st.ln, mean: st.mean, rstd: st.rstd, input: st.x, weight: w.mlp.lnw, bias: w.mlp.lnb, N: R, C: C, pool: pool)
-            linearForward(out: st.fc, input: st.ln, weight: w.mlp.fcw, bias: w.mlp.fcb, geluOut: st.fcGelu, N: R, In: C, Out: 4 * C, pool: pool)
-            linearForward(out: st.proj, input: st.fcGelu, weight: w.mlp.projw, bias: w.mlp.projb, N: R, In: 4 * C, Out: C, pool: pool)
+            W.layers[l].fc.forward(out: st.fc, input: st.ln, bias: w.mlp.fcb, geluOut: st.fcGelu, rows: R, pool: pool)
+            W.layers[l].mlpProj.forward(out: st.proj, input: st.fcGelu, bias: w.mlp.projb, rows: R, pool: pool)
             add(out: st.x, st.x, st.proj, count: R * C, pool: pool)
         }
         layerNormForward(out: st.ln, mean: st.mean, rstd: st.rstd, input: st.x, weight: P.decLnfW, bias: P.decLnfB, N: R, C: C, pool: pool)
-        sgemm(transA: false, transB: true, m: R, n: c.vocabSize, k: C, alpha: 1, a: st.ln, lda: C, b: P.shared, ldb: C,
-              beta: 0, c: logits, ldc: c.vocabSize, pool: pool)
+        W.output.forward(out: logits, input: st.ln, bias: nil, rows: R, pool: pool)
         st.length += 1
     }
 }

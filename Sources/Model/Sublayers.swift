@@ -31,6 +31,22 @@ struct MLPWeights {
     let projw, projb: UnsafeMutablePointer<Float>    // [4C, C], [C]
 }
 
+/// A sublayer's matrices prepared for inference (packed or quantised once; see `InferenceMatrix`).
+struct AttentionMatrices {
+    let qkv, proj: InferenceMatrix
+    init(_ type: ComputeType?, _ w: AttentionWeights, C: Int) {
+        qkv = InferenceMatrix(type, weight: w.qkvw, ldw: 3 * C, k: C, n: 3 * C)
+        proj = InferenceMatrix(type, weight: w.projw, ldw: C, k: C, n: C)
+    }
+}
+struct MLPMatrices {
+    let fc, proj: InferenceMatrix
+    init(_ type: ComputeType?, _ w: MLPWeights, C: Int) {
+        fc = InferenceMatrix(type, weight: w.fcw, ldw: 4 * C, k: C, n: 4 * C)
+        proj = InferenceMatrix(type, weight: w.projw, ldw: C, k: 4 * C, n: C)
+    }
+}
+
 /// What an attention sublayer keeps for its backward pass.
 struct AttentionActivations {
     let ln, mean, rstd: UnsafeMutablePointer<Float>  // [N, C], [N], [N]
@@ -83,14 +99,16 @@ func selfAttentionForward(_ w: AttentionWeights, _ a: AttentionActivations,
                           x: UnsafePointer<Float>,                 // [B, T, C]
                           B: Int, T: Int, C: Int, H: Int, causal: Bool,
                           keyLengths: UnsafePointer<Int32>?,       // [B] or nil
-                          dropout: DropoutSite, pool: ThreadPool) {
+                          dropout: DropoutSite, pool: ThreadPool, prepared: AttentionMatrices? = nil) {
     let N = B * T
     layerNormForward(out: a.ln, mean: a.mean, rstd: a.rstd, input: x, weight: w.lnw, bias: w.lnb, N: N, C: C, pool: pool)
-    linearForward(out: a.qkv, input: a.ln, weight: w.qkvw, bias: w.qkvb, N: N, In: C, Out: 3 * C, pool: pool)
+    if let prepared { prepared.qkv.forward(out: a.qkv, input: a.ln, bias: w.qkvb, rows: N, pool: pool) }
+    else { linearForward(out: a.qkv, input: a.ln, weight: w.qkvw, bias: w.qkvb, N: N, In: C, Out: 3 * C, pool: pool) }
     multiHeadAttentionForward(out: a.atty, ldo: C, probs: a.probs, q: a.qkv, ldq: 3 * C, k: a.qkv + C, ldk: 3 * C,
                               v: a.qkv + 2 * C, ldv: 3 * C, B: B, Tq: T, Tk: T, C: C, H: H, causal: causal,
                               keyLengths: keyLengths, pool: pool)
-    linearForward(out: a.proj, input: a.atty, weight: w.projw, bias: w.projb, N: N, In: C, Out: C, pool: pool)
+    if let prepared { prepared.proj.forward(out: a.proj, input: a.atty, bias: w.projb, rows: N, pool: pool) }
+    else { linearForward(out: a.proj, input: a.atty, weight: w.projw, bias: w.projb, N: N, In: C, Out: C, pool: pool) }
     if dropout.p > 0 { dropoutForward(out: a.proj, input: a.proj, count: N * C, p: dropout.p, seed: dropout.seed, pool: pool) }
     add(out: a.out, x, a.proj, count: N * C, pool: pool)
 }
@@ -169,10 +187,15 @@ func crossAttentionBackward(_ w: CrossAttentionWeights, _ dw: CrossAttentionWeig
 /// out = x + dropout(proj(GELU(fc(LayerNorm(x))))).
 func mlpForward(_ w: MLPWeights, _ a: MLPActivations,
                 x: UnsafePointer<Float>,                           // [N, C]
-                N: Int, C: Int, dropout: DropoutSite, pool: ThreadPool) {
+                N: Int, C: Int, dropout: DropoutSite, pool: ThreadPool, prepared: MLPMatrices? = nil) {
     layerNormForward(out: a.ln, mean: a.mean, rstd: a.rstd, input: x, weight: w.lnw, bias: w.lnb, N: N, C: C, pool: pool)
-    linearForward(out: a.fch, input: a.ln, weight: w.fcw, bias: w.fcb, geluOut: a.fchGelu, N: N, In: C, Out: 4 * C, pool: pool)
-    linearForward(out: a.proj, input: a.fchGelu, weight: w.projw, bias: w.projb, N: N, In: 4 * C, Out: C, pool: pool)
+    if let prepared {
+        prepared.fc.forward(out: a.fch, input: a.ln, bias: w.fcb, geluOut: a.fchGelu, rows: N, pool: pool)
+        prepared.proj.forward(out: a.proj, input: a.fchGelu, bias: w.projb, rows: N, pool: pool)
+    } else {
+        linearForward(out: a.fch, input: a.ln, weight: w.fcw, bias: w.fcb, geluOut: a.fchGelu, N: N, In: C, Out: 4 * C, pool: pool)
+        linearForward(out: a.proj, input: a.fchGelu, weight: w.projw, bias: w.projb, N: N, In: 4 * C, Out: C, pool: pool)
+    }
     if dropout.p > 0 { dropoutForward(out: a.proj, input: a.proj, count: N * C, p: dropout.p, seed: dropout.seed, pool: pool) }
     add(out: a.out, x, a.proj, count: N * C, pool: pool)
 }

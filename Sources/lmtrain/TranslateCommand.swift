@@ -1,6 +1,7 @@
 import ArgumentParser
 import Decoding
 import Foundation
+import Kernels
 import Model
 import Runs
 
@@ -38,6 +39,8 @@ struct TranslateCommand: ParsableCommand {
     @Option(help: "Forbid repeating any n-gram of this size (0: off).") var noRepeatNgram: Int = 0
     @Flag(help: "Stop a sentence once --beam hypotheses have finished (CTranslate2's rule; HF early_stopping=True).")
     var earlyStopping = false
+    @Option(help: "Products: fp32 (weights packed once) or int8 (weights quantised per output column, activations per row; VNNI where the CPU has it).")
+    var computeType: ComputeType = .fp32
     @OptionGroup var threading: ThreadsOption
 
     func validate() throws {
@@ -53,7 +56,7 @@ struct TranslateCommand: ParsableCommand {
         let r = try LoadedRun<Seq2Seq>(directory: runOptions.runDirectory, threads: threading.threads, checkpoint: runOptions.checkpoint)
         let lines = try LineSource(path: input)
         let tok = r.tokenizer
-        let translator = TextTranslator(model: r.model, tokenizer: tok, beam: beam, batchSize: batchSize)
+        let translator = TextTranslator(model: r.model, tokenizer: tok, beam: beam, batchSize: batchSize, computeType: computeType)
         translator.options.nbest = nbest; translator.options.minLength = minLen; translator.options.noRepeatNgram = noRepeatNgram
         translator.options.earlyStopping = earlyStopping
         translator.options.lengthPenalty = lenpenStyle == .gnmt ? .gnmt(lenpen) : .power(lenpen)

@@ -104,8 +104,10 @@ private struct PaddedBatch {
     }
 
     /// The incremental decoder (self-attention cache per row, cross-attention keys per sentence, rows reordered
-    /// by origin) gives the teacher-forced logits of each prefix.
-    @Test func incrementalDecodingMatchesTeacherForcing() throws {
+    /// by origin) gives the teacher-forced logits of each prefix: with the weights as they are, packed for
+    /// inference (FP32: the same logits bit for bit), or quantised to int8 (within 2 % of the logits' range).
+    @Test(arguments: [ComputeType?.none, .fp32, .int8])
+    func incrementalDecodingMatchesTeacherForcing(computeType: ComputeType?) throws {
         let cfg = Seq2SeqConfig(vocabSize: 29, maxLength: 16, dModel: 32, encoderLayers: 2, decoderLayers: 2, heads: 4)
         let model = Seq2Seq(config: cfg, pool: ThreadPool(threads: 2))
         model.initialize(seed: testSeed())
@@ -126,18 +128,29 @@ private struct PaddedBatch {
         }
         // Incremental: after each step the rows are permuted by origin (as a search re-ranking would), so
         // each row's cache must follow its hypothesis.
+        let weights = Seq2SeqInferenceWeights(model: model, computeType: computeType)
         let st = Seq2SeqDecoderState(config: cfg, rows: 3, sentences: 2, sourceLength: 5, steps: 8)
-        model.beginDecoding(st, sources: sources)
-        var logits = [Float](repeating: .nan, count: 3 * V)
+        model.beginDecoding(st, sources: sources, weights: weights)
+        // The same steps without prepared weights, for the bitwise comparison of the packed FP32 path.
+        let plain = Seq2SeqDecoderState(config: cfg, rows: 3, sentences: 2, sourceLength: 5, steps: 8)
+        model.beginDecoding(plain, sources: sources)
+        var logits = [Float](repeating: .nan, count: 3 * V), plainLogits = logits
+        var identical = true, range: Float = 0
         var order = [0, 1, 2]          // row r holds hypothesis order[r]
         var origins: [Int]? = nil
         var worst: Float = 0
         let permutations = [[2, 0, 1], [1, 2, 0], [0, 2, 1]]
         for t in 0..<4 {
             model.decodeStep(st, sentences: order.map { hyps[$0].sentence }, origins: origins,
-                             tokens: order.map { hyps[$0].prefix[t] }, logits: &logits)
+                             tokens: order.map { hyps[$0].prefix[t] }, logits: &logits, weights: weights)
+            model.decodeStep(plain, sentences: order.map { hyps[$0].sentence }, origins: origins,
+                             tokens: order.map { hyps[$0].prefix[t] }, logits: &plainLogits)
+            identical = identical && logits == plainLogits
             for (r, h) in order.enumerated() {
-                for v in 0..<V { worst = max(worst, abs(logits[r * V + v] - reference[h][t * V + v])) }
+                for v in 0..<V {
+                    worst = max(worst, abs(logits[r * V + v] - reference[h][t * V + v]))
+                    range = max(range, abs(reference[h][t * V + v]))
+                }
             }
             if t < 3 {
                 let perm = permutations[t]
@@ -145,7 +158,13 @@ private struct PaddedBatch {
                 order = perm.map { order[$0] }
             }
         }
-        #expect(worst < 1e-4, "max |Δlogit| = \(worst)")
+        if computeType == .int8 {
+            #expect(range > 0.1 && worst < 0.02 * range, "int8: max |Δlogit| = \(worst) of \(range)")
+            #expect(!identical, "int8 products cannot give the FP32 logits exactly")
+        } else {
+            #expect(worst < 1e-4, "max |Δlogit| = \(worst)")
+            #expect(identical, "prepared FP32 weights must give the unprepared logits bit for bit")
+        }
     }
 
     /// The two position tables against their formulas in double precision, on awkward widths and rows: the

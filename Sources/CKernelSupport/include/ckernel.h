@@ -63,6 +63,20 @@ int lmt_cpu_has_avx512_bf16(void);
 void lmt_avx512_bf16_kernel_32x32(long kc, const uint16_t *a, const uint16_t *b, float *c, long ldc, float alpha,
                                   float beta);
 
+/// Int8 products for inference (int8_gemm.c): activations quantised per row, weights per column, sums in int32.
+/// `lmt_cpu_has_avx512_vnni` returns 1 when this CPU has AVX-512 F, BW, VL and VNNI.
+int lmt_cpu_has_avx512_vnni(void);
+/// Quantises rows 0..<rows (≤ 12) of a [rows, k] matrix (row stride lda) to one packed A sliver
+/// [ceil(k/4)][12][4] of uint8 codes (q + 128) and writes each row's scale (max|row| / 127).
+void lmt_int8_pack_a(const float *a, long lda, long rows, long k, uint8_t *dst, float *scales);
+/// C[rows × cols] = (sa_i · sb_j) · (Σ ua·qb − comp_j) + bias_j for one A sliver (rows ≤ 12) and one B sliver
+/// [quads][32][4] (cols ≤ 32); sb, comp: the sliver's 32 column scales and compensations; bias NULL or [cols].
+void lmt_int8_kernel_avx512vnni(long quads, long rows, long cols, const uint8_t *a, const int8_t *b, const float *sa,
+                                const float *sb, const int32_t *comp, const float *bias, float *c, long ldc);
+/// The same with AVX2 (no VNNI), bitwise equal results.
+void lmt_int8_kernel_avx2(long quads, long rows, long cols, const uint8_t *a, const int8_t *b, const float *sa,
+                          const float *sb, const int32_t *comp, const float *bias, float *c, long ldc);
+
 static inline int64_t lmt_load(const int64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 static inline void lmt_store(int64_t *p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 static inline int64_t lmt_add(int64_t *p, int64_t v) { return __atomic_add_fetch(p, v, __ATOMIC_ACQ_REL); }
