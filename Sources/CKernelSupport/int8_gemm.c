@@ -23,28 +23,49 @@ int lmt_cpu_has_avx512_vnni(void) {
 }
 
 /// Quantises rows 0..<rows (≤ 12) of A and packs them as one A sliver; writes each row's scale.
-/// Rounding is to nearest even (rintf); a row of zeros gets scale 0 (and codes 128).
+/// Rounding is to nearest even (rintf; VROUNDPS in the vector loop, the same result); a row of zeros gets
+/// scale 0 (and codes 128).
 __attribute__((target("avx2,fma")))
 void lmt_int8_pack_a(const float *a, long lda,   // [rows, k], row stride lda
                      long rows, long k,
                      uint8_t *dst,               // [ceil(k/4)][12][4]
                      float *scales) {            // [rows]
     long quads = (k + 3) / 4;
+    const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     for (long r = 0; r < 12; r++) {
         if (r >= rows) {
             for (long q = 0; q < quads; q++) __builtin_memset(dst + q * 48 + r * 4, 128, 4);
             continue;
         }
         const float *row = a + r * lda;
-        float amax = 0;
-        for (long p = 0; p < k; p++) { float v = __builtin_fabsf(row[p]); amax = v > amax ? v : amax; }
+        __m256 vmax = _mm256_setzero_ps();
+        long p = 0;
+        for (; p + 8 <= k; p += 8) vmax = _mm256_max_ps(vmax, _mm256_and_ps(absMask, _mm256_loadu_ps(row + p)));
+        float lanes[8], amax = 0;
+        _mm256_storeu_ps(lanes, vmax);
+        for (int i = 0; i < 8; i++) amax = lanes[i] > amax ? lanes[i] : amax;
+        for (; p < k; p++) { float v = __builtin_fabsf(row[p]); amax = v > amax ? v : amax; }
         float inv = amax > 0 ? 127.0f / amax : 0.0f;
         scales[r] = amax / 127.0f;
-        for (long q = 0; q < quads; q++) {
+        const __m256 vinv = _mm256_set1_ps(inv), lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+        const __m256i offset = _mm256_set1_epi32(128);
+        p = 0;
+        // Eight values (two quads) at a time: scale, round, clamp, shift to [1, 255], narrow to bytes.
+        for (; p + 8 <= k; p += 8) {
+            __m256 x = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(row + p), vinv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+            __m256i u = _mm256_add_epi32(_mm256_cvtps_epi32(x), offset);
+            __m256i b16 = _mm256_packus_epi32(u, u);      // per 128-bit lane: v0..3 v0..3 as u16
+            __m256i b8 = _mm256_packus_epi16(b16, b16);   // per lane: v0..3 four times as bytes
+            int32_t q0 = _mm256_extract_epi32(b8, 0), q1 = _mm256_extract_epi32(b8, 4);
+            __builtin_memcpy(dst + (p / 4) * 48 + r * 4, &q0, 4);
+            __builtin_memcpy(dst + (p / 4 + 1) * 48 + r * 4, &q1, 4);
+        }
+        for (long q = p / 4; q < quads; q++) {
             uint8_t *d = dst + q * 48 + r * 4;
             for (long e = 0; e < 4; e++) {
-                long p = 4 * q + e;
-                float x = p < k ? __builtin_rintf(row[p] * inv) : 0.0f;
+                long pp = 4 * q + e;
+                float x = pp < k ? __builtin_rintf(row[pp] * inv) : 0.0f;
                 x = x > 127.0f ? 127.0f : (x < -127.0f ? -127.0f : x);
                 d[e] = (uint8_t)((int)x + 128);
             }

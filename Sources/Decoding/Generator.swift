@@ -6,7 +6,12 @@ import Model
 /// last context/2 tokens).
 public final class Generator {
     public let model: GPT
-    public init(model: GPT) { self.model = model }
+    /// The weights prepared for the products (packed or quantised once, here).
+    public let weights: GPTInferenceWeights
+    public init(model: GPT, computeType: ComputeType = .fp32) {
+        self.model = model
+        weights = GPTInferenceWeights(model: model, computeType: computeType)
+    }
 
     /// Calls `choose(logits)` for each position after the prompt; it returns the next token, or nil to stop.
     public func generate(prompt: [Int32], maxTokens: Int, choose: (UnsafePointer<Float>) throws -> Int32?) throws {
@@ -16,7 +21,7 @@ public final class Generator {
         var logits = [Float](repeating: 0, count: V)
         // Prefill: every prompt token through the cache; the last one's logits start generation.
         logits.withUnsafeMutableBufferPointer { l in
-            for t in tokens { model.decodeStep(tokens: [t], cache: cache, logits: l.baseAddress!) }
+            for t in tokens { model.decodeStep(tokens: [t], cache: cache, logits: l.baseAddress!, weights: weights) }
         }
         for _ in 0..<maxTokens {
             guard let next = try logits.withUnsafeBufferPointer({ try choose($0.baseAddress!) }) else { return }
@@ -26,10 +31,10 @@ public final class Generator {
                 tokens = Array(tokens.suffix(T / 2))
                 cache.reset()
                 logits.withUnsafeMutableBufferPointer { l in
-                    for t in tokens { model.decodeStep(tokens: [t], cache: cache, logits: l.baseAddress!) }
+                    for t in tokens { model.decodeStep(tokens: [t], cache: cache, logits: l.baseAddress!, weights: weights) }
                 }
             } else {
-                logits.withUnsafeMutableBufferPointer { l in model.decodeStep(tokens: [next], cache: cache, logits: l.baseAddress!) }
+                logits.withUnsafeMutableBufferPointer { l in model.decodeStep(tokens: [next], cache: cache, logits: l.baseAddress!, weights: weights) }
             }
         }
     }

@@ -19,9 +19,10 @@ public final class Seq2SeqDecoderState {
     var selfOffsets: [Int], crossOffsets: [Int]
     var selfLengths: [Int32], crossLengths: [Int32]
     let C: Int, layers: Int
-    let selfKeys, selfValues: UnsafeMutablePointer<Float>    // [layers, rowCapacity, stepCapacity, C]
+    let selfKeys, selfValues: UnsafeMutablePointer<Float>    // [layers, rowCapacity blocks, stepCapacity, C]
     let crossKV: UnsafeMutablePointer<Float>                 // [layers, sentenceCapacity, sourceCapacity, 2C]
-    let reorderScratch: UnsafeMutablePointer<Float>          // [rowCapacity, stepCapacity, C]
+    /// The self-attention cache block of each row.
+    var slots: CacheSlots
     // One step's activations, rows = rowCapacity.
     let x, ln, atty, proj: UnsafeMutablePointer<Float>    // [rows, C]
     let qkv: UnsafeMutablePointer<Float>                  // [rows, 3C] (the cross-attention query uses C of it)
@@ -41,7 +42,7 @@ public final class Seq2SeqDecoderState {
         selfKeys = a.take(layers * rows * stepCapacity * C)
         selfValues = a.take(layers * rows * stepCapacity * C)
         crossKV = a.take(layers * sentences * sourceCapacity * 2 * C)
-        reorderScratch = a.take(rows * stepCapacity * C)
+        slots = CacheSlots(blocks: rows)
         rowSentence = [Int](repeating: 0, count: rows)
         sourceLengths = [Int32](repeating: 0, count: sentences)
         selfOffsets = (0..<rows).map { $0 * min(steps, c.maxLength) * c.dModel }
@@ -56,15 +57,25 @@ public final class Seq2SeqDecoderState {
         scores = a.take(rows * c.heads * scoreStride)
     }
 
-    func selfKey(_ l: Int, _ r: Int, _ t: Int) -> UnsafeMutablePointer<Float> { selfKeys + ((l * rowCapacity + r) * stepCapacity + t) * C }
-    func selfValue(_ l: Int, _ r: Int, _ t: Int) -> UnsafeMutablePointer<Float> { selfValues + ((l * rowCapacity + r) * stepCapacity + t) * C }
+    /// Row r's cached self-attention key (value) at step t of layer l.
+    func selfKey(_ l: Int, _ r: Int, _ t: Int) -> UnsafeMutablePointer<Float> { selfKeys + ((l * rowCapacity + slots.slot[r]) * stepCapacity + t) * C }
+    func selfValue(_ l: Int, _ r: Int, _ t: Int) -> UnsafeMutablePointer<Float> { selfValues + ((l * rowCapacity + slots.slot[r]) * stepCapacity + t) * C }
+    /// Layer l's self-attention keys (values), which `selfOffsets` index.
+    func selfKeyBase(_ l: Int) -> UnsafeMutablePointer<Float> { selfKeys + l * rowCapacity * stepCapacity * C }
+    func selfValueBase(_ l: Int) -> UnsafeMutablePointer<Float> { selfValues + l * rowCapacity * stepCapacity * C }
     func cross(_ l: Int, _ s: Int) -> UnsafeMutablePointer<Float> { crossKV + (l * sentenceCapacity + s) * sourceCapacity * 2 * C }
 
-    /// Row i takes the cached self-attention keys and values of row origins[i] (filled positions only).
+    /// Row i takes the cached self-attention keys and values of row origins[i]: its block, or, for an
+    /// origin's second and later children, a copy of the filled positions.
     func reorder(origins: [Int]) {
-        reorderCacheRows([selfKeys, selfValues], layers: layers, rowCapacity: rowCapacity, span: stepCapacity * C,
-                         filled: length * C, rows: rows, origins: origins, scratch: reorderScratch)
+        let copies = slots.reorder(origins: origins)
+        copyCacheBlocks([selfKeys, selfValues], layers: layers, blocks: rowCapacity, span: stepCapacity * C,
+                        filled: length * C, copies: copies)
+        updateOffsets()
     }
+
+    /// Points each row's self-attention offset at its block.
+    func updateOffsets() { for r in 0..<rowCapacity { selfOffsets[r] = slots.slot[r] * stepCapacity * C } }
 }
 
 /// The model's matrices prepared for inference at one compute type: packed once (FP32) or quantised
@@ -126,6 +137,8 @@ extension Seq2Seq {
         for s in 0..<S { st.sourceLengths[s] = lengths[s] }
         st.length = 0
         st.rows = 0
+        st.slots.reset()
+        st.updateOffsets()
     }
 
     /// One decoder step for `tokens.count` hypothesis rows: row i belongs to sentence `sentences[i]`, extends
@@ -167,7 +180,7 @@ extension Seq2Seq {
                 st.selfKey(l, i, t).update(from: st.qkv + i * 3 * C + C, count: C)
                 st.selfValue(l, i, t).update(from: st.qkv + i * 3 * C + 2 * C, count: C)
             }
-            cachedAttentionForward(out: st.atty, ldo: C, q: st.qkv, ldq: 3 * C, keys: st.selfKey(l, 0, 0), values: st.selfValue(l, 0, 0),
+            cachedAttentionForward(out: st.atty, ldo: C, q: st.qkv, ldq: 3 * C, keys: st.selfKeyBase(l), values: st.selfValueBase(l),
                                    offsets: st.selfOffsets, ldkv: C, lengths: st.selfLengths, R: R, H: H, hs: hs, scale: attnScale,
                                    scores: st.scores, ldScores: st.scoreStride, pool: pool)
             W.layers[l].proj.forward(out: st.proj, input: st.atty, bias: w.attention.projb, rows: R, pool: pool)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Decoding
 import Foundation
+import Kernels
 import Model
 import Runs
 
@@ -19,6 +20,8 @@ struct GenerateCommand: ParsableCommand {
     @Option var seed: UInt64 = 1
     @Option(help: "Beam search with this many hypotheses instead of sampling (length penalty α = 1).") var beam: Int?
     @Option(help: "With --beam: print this many best continuations, each with its scores.") var nbest: Int = 1
+    @Option(help: "Products: fp32 (weights packed once) or int8 (weights quantised per output column, activations per row).")
+    var computeType: ComputeType = .fp32
     @OptionGroup var threading: ThreadsOption
 
     func validate() throws {
@@ -38,7 +41,8 @@ struct GenerateCommand: ParsableCommand {
         if let beam {
             // Beam search over the model's key/value cache; the prompt and the continuation must fit the context.
             let kept = Array(promptIds.suffix(context - 1))
-            var scorer = GPTScorer(model: r.model, prompt: kept, beam: beam)
+            var scorer = GPTScorer(model: r.model, prompt: kept, beam: beam,
+                                   weights: GPTInferenceWeights(model: r.model, computeType: computeType))
             var o = BeamOptions(eos: eos)
             o.beam = beam; o.nbest = nbest; o.banned = banned
             o.maxLength = min(maxTokens, context - kept.count)
@@ -52,7 +56,7 @@ struct GenerateCommand: ParsableCommand {
         var out: [Int32] = []
         print(prompt, terminator: "")
         var printed = ""
-        try Generator(model: r.model).generate(prompt: promptIds, maxTokens: maxTokens) { logits in
+        try Generator(model: r.model, computeType: computeType).generate(prompt: promptIds, maxTokens: maxTokens) { logits in
             let id = sampler.pick(logits, vocab: r.model.config.vocabSize, tokens: out)
             if id == eos { return nil }
             out.append(id)

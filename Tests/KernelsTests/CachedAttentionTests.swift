@@ -8,7 +8,7 @@ import TestSupport
     /// of different lengths (1 to 257 positions) at scattered offsets with a position stride wider than the
     /// heads (as the translation decoder's fused cross keys and values are laid out); the output is poisoned,
     /// padding columns outside the heads must stay untouched. Tolerance 1e-5 abs + 1e-4 rel.
-    @Test(arguments: [1, 7, 33])
+    @Test(arguments: [1, 7, 8, 33, 40, 64])
     func matchesTheNaiveVersion(hs: Int) {
         let seed = testSeed(UInt64(hs))
         var rng = SplitMix64(seed: seed)

@@ -142,6 +142,29 @@ func syntheticStream(vocab: Int, length: Int, seed: UInt64) -> [Int32] {
         #expect((0..<50).allSatisfy { abs(two[$0] - step[$0]) < 1e-4 })
     }
 
+    /// Prepared weights: packed FP32 gives the unprepared steps' logits bit for bit, int8 within 2 % of their range.
+    @Test(arguments: [ComputeType.fp32, .int8])
+    func incrementalDecodingWithPreparedWeights(computeType: ComputeType) throws {
+        let model = GPT(config: config, pool: ThreadPool(threads: 2))
+        model.initialize(seed: 9)
+        let ids: [Int32] = (0..<16).map { Int32(($0 * 5 + 1) % 50) }
+        let weights = GPTInferenceWeights(model: model, computeType: computeType)
+        let plain = KVCache(config: config, batch: 2), prepared = KVCache(config: config, batch: 2)
+        var a = [Float](repeating: .nan, count: 100), b = a
+        var identical = true, worst: Float = 0, range: Float = 0
+        for t in 0..<8 {
+            a.withUnsafeMutableBufferPointer { model.decodeStep(tokens: [ids[t], ids[t + 8]], cache: plain, logits: $0.baseAddress!) }
+            b.withUnsafeMutableBufferPointer { model.decodeStep(tokens: [ids[t], ids[t + 8]], cache: prepared, logits: $0.baseAddress!, weights: weights) }
+            identical = identical && a == b
+            for i in 0..<100 { worst = max(worst, abs(a[i] - b[i])); range = max(range, abs(a[i])) }
+        }
+        if computeType == .fp32 {
+            #expect(identical, "packed FP32 weights must give the same logits bit for bit (max |Δ| \(worst))")
+        } else {
+            #expect(!identical && range > 0.05 && worst < 0.02 * range, "int8: max |Δlogit| \(worst) of \(range)")
+        }
+    }
+
     @Test func corruptCheckpointIsRejectedBeforeLoading() throws {
         let train = syntheticStream(vocab: 50, length: 1000, seed: 5)
         let run = tempRun()
