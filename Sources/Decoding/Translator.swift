@@ -25,9 +25,12 @@ public final class Translator {
     }
 
     /// A scorer whose caches hold sources of `sourceLength` tokens and `steps` decoder steps.
+    /// Capacities grow in steps of 32 positions, so batches of similar lengths do not each allocate (and fault
+    /// in) new caches and encoder buffers.
     func scorer(sourceLength: Int, steps: Int) -> Seq2SeqScorer {
         if let s = scorer, s.state.sourceCapacity >= sourceLength, s.state.stepCapacity >= steps { return s }
-        let src = max(sourceLength, scorer?.state.sourceCapacity ?? 0), st = max(steps, scorer?.state.stepCapacity ?? 0)
+        let roundUp = { (n: Int) in (n + 31) / 32 * 32 }
+        let src = max(roundUp(sourceLength), scorer?.state.sourceCapacity ?? 0), st = max(roundUp(steps), scorer?.state.stepCapacity ?? 0)
         scorer = nil   // the old caches go before the new ones are made
         let s = Seq2SeqScorer(model: model, sentences: batchSize, beam: beam, sourceLength: src, steps: st, weights: weights)
         scorer = s

@@ -123,7 +123,8 @@ extension Seq2Seq {
             for (t, id) in ids.enumerated() { src[s * Ts + t] = id }
             lengths[s] = Int32(ids.count)
         }
-        let a = activations(B: S, Ts: Ts, Tt: 1)
+        // Sized for the state's capacity, not this batch: one allocation serves every batch the state holds.
+        let a = activations(B: st.sentenceCapacity, Ts: st.sourceCapacity, Tt: 1)
         encoderForward(a, src: src, srcLengths: lengths, B: S, Ts: Ts, training: false, dropoutSeed: 0, inference: W.encoder)
         for l in 0..<config.decoderLayers {
             let b = P.decoder[l].cross.kvb
