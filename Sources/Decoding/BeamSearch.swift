@@ -125,18 +125,31 @@ struct SentenceBeam {
         }
         for (r, h) in live.enumerated() {
             processors.apply(logProbs + r * V, vocab: V, tokens: h.tokens)
-            for v in 0..<V {
-                let lp = logProbs[r * V + v]
-                if lp == -.infinity || lp.isNaN { continue }
-                let c = (h.logProb + lp, r, Int32(v))
-                if cands.count == keep && !better(c, cands[keep - 1]) { continue }
-                let tok = Int32(v)
-                // The maximum length is the sentence's own (a·source + b), so it stays a rule of the search.
-                if tok != o.eos && length >= maxLength { continue }
-                var i = cands.count
-                while i > 0 && better(c, cands[i - 1]) { i -= 1 }
-                cands.insert(c, at: i)
-                if cands.count > keep { cands.removeLast() }
+            let row = logProbs + r * V, hp = SIMD8<Float>(repeating: h.logProb)
+            var v0 = 0
+            while v0 < V {
+                let v1 = min(V, v0 + 8)
+                // Once the list is full, a block of 8 tokens whose totals are all strictly below the worst kept
+                // candidate cannot enter it (the exact test below would reject each): skip it in one compare.
+                // Most of the vocabulary goes this way. (A NaN lane fails the compare and takes the exact path.)
+                if cands.count == keep && v1 - v0 == 8 {
+                    let totals = hp + UnsafeRawPointer(row + v0).loadUnaligned(as: SIMD8<Float>.self)
+                    if all(totals .< SIMD8<Float>(repeating: cands[keep - 1].0)) { v0 = v1; continue }
+                }
+                for v in v0..<v1 {
+                    let lp = row[v]
+                    if lp == -.infinity || lp.isNaN { continue }
+                    let c = (h.logProb + lp, r, Int32(v))
+                    if cands.count == keep && !better(c, cands[keep - 1]) { continue }
+                    let tok = Int32(v)
+                    // The maximum length is the sentence's own (a·source + b), so it stays a rule of the search.
+                    if tok != o.eos && length >= maxLength { continue }
+                    var i = cands.count
+                    while i > 0 && better(c, cands[i - 1]) { i -= 1 }
+                    cands.insert(c, at: i)
+                    if cands.count > keep { cands.removeLast() }
+                }
+                v0 = v1
             }
         }
         var next: [LiveHypothesis] = []
