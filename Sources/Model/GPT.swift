@@ -16,10 +16,15 @@ public final class GPT {
     private var paramViews: Views! = nil
     private var gradViews: Views! = nil
 
-    public init(config: GPTConfig, pool: ThreadPool = .shared) {
+    /// How self-attention keeps what its backward needs (the same values either way, to float rounding).
+    public let attention: AttentionAlgorithm
+
+    /// `attention` nil picks by context (`AttentionAlgorithm.automatic`).
+    public init(config: GPTConfig, pool: ThreadPool = .shared, attention: AttentionAlgorithm? = nil) {
         precondition(config.problem == nil, config.problem ?? "")
         self.config = config
         self.pool = pool
+        self.attention = attention ?? .automatic(context: config.context)
         layout = ParameterLayout(config)
         params = FloatArena(count: layout.count)
         grads = FloatArena(count: layout.count)
@@ -91,7 +96,7 @@ public final class GPT {
         func res1(_ l: Int) -> UnsafeMutablePointer<Float> { layers[l].attention.out }
         func res2(_ l: Int) -> UnsafeMutablePointer<Float> { layers[l].mlp.out }
 
-        init(config c: GPTConfig, B: Int, T: Int) {
+        init(config c: GPTConfig, B: Int, T: Int, attention: AttentionAlgorithm) {
             self.B = B; self.T = T
             let N = B * T, C = c.dModel, H = c.heads, V = c.vocabSize
             let a = ActivationArena()
@@ -102,9 +107,11 @@ public final class GPT {
             // scratch; mlpBackward recomputes it). That is about a third of the activation memory.
             let proj = a.take(N * C)                    // [N, C]
             let d4c2 = a.take(N * 4 * C)                // [N, 4C]
+            let streaming = attention == .streaming
             layers = (0..<c.layers).map { _ in
                 (AttentionActivations(ln: a.take(N * C), mean: a.take(N), rstd: a.take(N), qkv: a.take(N * 3 * C), kv: nil,
-                                      atty: a.take(N * C), probs: a.take(B * H * T * T), proj: proj, out: a.take(N * C)),
+                                      atty: a.take(N * C), probs: streaming ? nil : a.take(B * H * T * T),
+                                      lse: streaming ? a.take(B * H * T) : nil, proj: proj, out: a.take(N * C)),
                  MLPActivations(ln: a.take(N * C), mean: a.take(N), rstd: a.take(N), fch: a.take(N * 4 * C), fchGelu: d4c2,
                                 proj: proj, out: a.take(N * C)))
             }
@@ -120,7 +127,7 @@ public final class GPT {
     func activations(B: Int, T: Int) -> Activations {
         if let a = acts, a.B == B, a.T == T { return a }
         acts = nil   // free the old one first: peak memory is one arena
-        let a = Activations(config: config, B: B, T: T)
+        let a = Activations(config: config, B: B, T: T, attention: attention)
         acts = a
         return a
     }

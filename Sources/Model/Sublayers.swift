@@ -53,7 +53,10 @@ struct AttentionActivations {
     let qkv: UnsafeMutablePointer<Float>             // [N, 3C] (self) or q [Nq, C] (cross)
     let kv: UnsafeMutablePointer<Float>?             // cross only: [B·Tk, 2C]
     let atty: UnsafeMutablePointer<Float>            // [N, C]
-    let probs: UnsafeMutablePointer<Float>           // [B, H, Tq, Tk]
+    /// Stored attention keeps the probabilities for backward; streaming attention (`lse` set) only each row's
+    /// log-sum-exp, and recomputes them.
+    let probs: UnsafeMutablePointer<Float>?          // [B, H, Tq, Tk], or nil when streaming
+    var lse: UnsafeMutablePointer<Float>? = nil      // [B, H, Tq] when streaming (self-attention only)
     let proj: UnsafeMutablePointer<Float>            // [N, C], forward only (may be shared between layers)
     let out: UnsafeMutablePointer<Float>             // [N, C]
 }
@@ -104,9 +107,15 @@ func selfAttentionForward(_ w: AttentionWeights, _ a: AttentionActivations,
     layerNormForward(out: a.ln, mean: a.mean, rstd: a.rstd, input: x, weight: w.lnw, bias: w.lnb, N: N, C: C, pool: pool)
     if let prepared { prepared.qkv.forward(out: a.qkv, input: a.ln, bias: w.qkvb, rows: N, pool: pool) }
     else { linearForward(out: a.qkv, input: a.ln, weight: w.qkvw, bias: w.qkvb, N: N, In: C, Out: 3 * C, pool: pool) }
-    multiHeadAttentionForward(out: a.atty, ldo: C, probs: a.probs, q: a.qkv, ldq: 3 * C, k: a.qkv + C, ldk: 3 * C,
-                              v: a.qkv + 2 * C, ldv: 3 * C, B: B, Tq: T, Tk: T, C: C, H: H, causal: causal,
-                              keyLengths: keyLengths, pool: pool)
+    if let lse = a.lse {
+        streamingAttentionForward(out: a.atty, ldo: C, lse: lse, q: a.qkv, ldq: 3 * C, k: a.qkv + C, ldk: 3 * C,
+                                  v: a.qkv + 2 * C, ldv: 3 * C, B: B, Tq: T, Tk: T, C: C, H: H, causal: causal,
+                                  keyLengths: keyLengths, pool: pool)
+    } else {
+        multiHeadAttentionForward(out: a.atty, ldo: C, probs: a.probs!, q: a.qkv, ldq: 3 * C, k: a.qkv + C, ldk: 3 * C,
+                                  v: a.qkv + 2 * C, ldv: 3 * C, B: B, Tq: T, Tk: T, C: C, H: H, causal: causal,
+                                  keyLengths: keyLengths, pool: pool)
+    }
     if let prepared { prepared.proj.forward(out: a.proj, input: a.atty, bias: w.projb, rows: N, pool: pool) }
     else { linearForward(out: a.proj, input: a.atty, weight: w.projw, bias: w.projb, N: N, In: C, Out: C, pool: pool) }
     if dropout.p > 0 { dropoutForward(out: a.proj, input: a.proj, count: N * C, p: dropout.p, seed: dropout.seed, pool: pool) }
@@ -123,10 +132,17 @@ func selfAttentionBackward(_ w: AttentionWeights, _ dw: AttentionWeights, _ a: A
     let dproj = branchGradient(dres, count: N * C, site: dropout, scratch: s.dtmp, pool: pool)
     linearBackward(dinput: s.datty, dweight: dw.projw, dbias: dw.projb, dout: dproj, input: a.atty, weight: w.projw,
                    N: N, In: C, Out: C, pool: pool)
-    multiHeadAttentionBackward(dq: s.dqkv, dk: s.dqkv + C, dv: s.dqkv + 2 * C, ldd: 3 * C, dout: s.datty, ldo: C,
-                               q: a.qkv, ldq: 3 * C, k: a.qkv + C, ldk: 3 * C, v: a.qkv + 2 * C, ldv: 3 * C,
-                               probs: a.probs, B: B, Tq: T, Tk: T, C: C, H: H, causal: causal,
-                               keyLengths: keyLengths, pool: pool)
+    if let lse = a.lse {
+        streamingAttentionBackward(dq: s.dqkv, lddq: 3 * C, dk: s.dqkv + C, dv: s.dqkv + 2 * C, lddkv: 3 * C, dout: s.datty, ldo: C,
+                                   out: a.atty, ldout: C, lse: lse, q: a.qkv, ldq: 3 * C, k: a.qkv + C, ldk: 3 * C,
+                                   v: a.qkv + 2 * C, ldv: 3 * C, B: B, Tq: T, Tk: T, C: C, H: H, causal: causal,
+                                   keyLengths: keyLengths, pool: pool)
+    } else {
+        multiHeadAttentionBackward(dq: s.dqkv, dk: s.dqkv + C, dv: s.dqkv + 2 * C, ldd: 3 * C, dout: s.datty, ldo: C,
+                                   q: a.qkv, ldq: 3 * C, k: a.qkv + C, ldk: 3 * C, v: a.qkv + 2 * C, ldv: 3 * C,
+                                   probs: a.probs!, B: B, Tq: T, Tk: T, C: C, H: H, causal: causal,
+                                   keyLengths: keyLengths, pool: pool)
+    }
     linearBackward(dinput: s.dtmp, dweight: dw.qkvw, dbias: dw.qkvb, dout: s.dqkv, input: a.ln, weight: w.qkvw,
                    N: N, In: C, Out: 3 * C, pool: pool)
     layerNormBackward(dinput: dres, dweight: dw.lnw, dbias: dw.lnb, dout: s.dtmp, input: x, weight: w.lnw,
@@ -148,7 +164,7 @@ func crossAttentionForward(_ w: CrossAttentionWeights, _ a: AttentionActivations
     layerNormForward(out: a.ln, mean: a.mean, rstd: a.rstd, input: x, weight: w.lnw, bias: w.lnb, N: N, C: C, pool: pool)
     linearForward(out: a.qkv, input: a.ln, weight: w.qw, bias: w.qb, N: N, In: C, Out: C, pool: pool)
     linearForward(out: kv, input: memory, weight: w.kvw, bias: w.kvb, N: B * Tk, In: C, Out: 2 * C, pool: pool)
-    multiHeadAttentionForward(out: a.atty, ldo: C, probs: a.probs, q: a.qkv, ldq: C, k: kv, ldk: 2 * C,
+    multiHeadAttentionForward(out: a.atty, ldo: C, probs: a.probs!, q: a.qkv, ldq: C, k: kv, ldk: 2 * C,
                               v: kv + C, ldv: 2 * C, B: B, Tq: Tq, Tk: Tk, C: C, H: H, causal: false,
                               keyLengths: keyLengths, pool: pool)
     linearForward(out: a.proj, input: a.atty, weight: w.projw, bias: w.projb, N: N, In: C, Out: C, pool: pool)
@@ -172,7 +188,7 @@ func crossAttentionBackward(_ w: CrossAttentionWeights, _ dw: CrossAttentionWeig
     linearBackward(dinput: s.datty, dweight: dw.projw, dbias: dw.projb, dout: dproj, input: a.atty, weight: w.projw,
                    N: N, In: C, Out: C, pool: pool)
     multiHeadAttentionBackward(dq: s.dqkv, lddq: C, dk: dkv, dv: dkv + C, lddkv: 2 * C, dout: s.datty, ldo: C,
-                               q: a.qkv, ldq: C, k: kv, ldk: 2 * C, v: kv + C, ldv: 2 * C, probs: a.probs,
+                               q: a.qkv, ldq: C, k: kv, ldk: 2 * C, v: kv + C, ldv: 2 * C, probs: a.probs!,
                                B: B, Tq: Tq, Tk: Tk, C: C, H: H, causal: false, keyLengths: keyLengths, pool: pool)
     linearBackward(dinput: dmemory, dweight: dw.kvw, dbias: dw.kvb, dout: dkv, input: memory, weight: w.kvw,
                    N: B * Tk, In: C, Out: 2 * C, accumulateInput: true, pool: pool)

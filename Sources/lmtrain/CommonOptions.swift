@@ -14,6 +14,7 @@ struct CLIError: Error, CustomStringConvertible {
 extension Normalization: ExpressibleByArgument {}
 extension MatmulPrecision: ExpressibleByArgument {}
 extension ComputeType: ExpressibleByArgument {}
+extension AttentionAlgorithm: ExpressibleByArgument {}
 extension RunTask: ExpressibleByArgument {}
 extension LabelSmoothingStyle: ExpressibleByArgument {}
 extension BestMetric: ExpressibleByArgument {}

@@ -16,6 +16,8 @@ struct TrainBench: ParsableCommand {
     @Option var smoothing: Float = 0.1
     @Option(help: "fp32, or bf16 (matrix-product operands rounded to bfloat16, FP32 sums; needs AVX512-BF16 or AMX-BF16).")
     var matmulPrecision: MatmulPrecision = .fp32
+    @Option(help: "stored (the T×T probabilities) or streaming (online softmax, memory linear in T); default by context.")
+    var attention: AttentionAlgorithm?
     @OptionGroup var timing: BenchTiming
 
     func validate() throws { try checkAvailable(matmulPrecision) }
@@ -23,7 +25,7 @@ struct TrainBench: ParsableCommand {
     func run() throws {
         let cfg = GPTConfig(vocabSize: vocabSize, context: context, dModel: dModel, layers: layers, heads: heads, dropout: 0)
         if let p = cfg.problem { throw ValidationError(p) }
-        let model = GPT(config: cfg, pool: ThreadPool(threads: timing.threads, matmulPrecision: matmulPrecision))
+        let model = GPT(config: cfg, pool: ThreadPool(threads: timing.threads, matmulPrecision: matmulPrecision), attention: attention)
         model.initialize(seed: 1)
         let opt = AdamW(layout: model.layout)
         let N = batchSize * context
@@ -46,10 +48,10 @@ struct TrainBench: ParsableCommand {
         let flops = cfg.trainingFlopsPerToken(sequence: context) * Double(N)
         struct Result: Encodable {
             var bench = "train"
-            let params: Int, matmulPrecision: MatmulPrecision, threads: Int
+            let params: Int, matmulPrecision: MatmulPrecision, attention: AttentionAlgorithm, threads: Int
             let stepS, trainTokensPerS, evalTokensPerS, gflops, peakRssMb: Double
         }
-        try sayJSON(Result(params: cfg.parameterCount, matmulPrecision: matmulPrecision, threads: timing.threads, stepS: t,
+        try sayJSON(Result(params: cfg.parameterCount, matmulPrecision: matmulPrecision, attention: model.attention, threads: timing.threads, stepS: t,
                            trainTokensPerS: Double(N) / t, evalTokensPerS: Double(N) / te, gflops: flops / t / 1e9,
                            peakRssMb: Double(usage.ru_maxrss) / 1024))
     }
