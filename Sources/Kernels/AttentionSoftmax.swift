@@ -23,15 +23,23 @@ public func causalSoftmaxForward(probs: UnsafeMutablePointer<Float>,   // [H, Tq
 @inline(__always)
 func causalSoftmaxRow(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, Tk: Int, visible: Int, scale: Float) {
     // max of scale·x = scale·max(x) for scale > 0.
-    let m = rowMax(x, visible) * scale
-    let s8 = SIMD8<Float>(repeating: scale), m8 = SIMD8<Float>(repeating: m)
-    var acc = SIMD8<Float>()
-    var j = 0
-    while j + 8 <= visible { let e = vexp(load8(x + j) * s8 - m8); store8(e, y + j); acc += e; j += 8 }
-    var s = hsum(acc)
-    while j < visible { let e = sexp(x[j] * scale - m); y[j] = e; s += e; j += 1 }
+    let s = exponentiate(out: y, input: x, count: visible, scale: scale, shift: rowMax(x, visible) * scale)
     rowScale(y, visible, 1 / s)
     if visible < Tk { (y + visible).update(repeating: 0, count: Tk - visible) }
+}
+
+/// y[j] = exp(scale·x[j] − shift) for j < count (in place allowed); returns the sum. Shared by the softmax rows
+/// and the streaming attention's online softmax.
+@inline(__always)
+func exponentiate(out y: UnsafeMutablePointer<Float>, input x: UnsafePointer<Float>, count: Int, scale: Float,
+                  shift: Float) -> Float {
+    let s8 = SIMD8<Float>(repeating: scale), m8 = SIMD8<Float>(repeating: shift)
+    var acc = SIMD8<Float>()
+    var j = 0
+    while j + 8 <= count { let e = vexp(load8(x + j) * s8 - m8); store8(e, y + j); acc += e; j += 8 }
+    var sum = hsum(acc)
+    while j < count { let e = sexp(x[j] * scale - shift); y[j] = e; sum += e; j += 1 }
+    return sum
 }
 
 /// dscores = scale·P ⊙ (dP − Σ_j dP⊙P) per row (zero where masked). In place over dprobs is allowed.

@@ -101,16 +101,10 @@ public func streamingAttentionForward(out: UnsafeMutablePointer<Float>, ldo: Int
     }
 }
 
-/// x[j] = exp(scale·x[j] − shift) for j < count; returns the sum.
+/// x[j] = exp(scale·x[j] − shift) for j < count, in place; returns the sum (`exponentiate(out:input:…)`).
 @inline(__always)
 func exponentiate(_ x: UnsafeMutablePointer<Float>, count: Int, scale: Float, shift: Float) -> Float {
-    let s8 = SIMD8<Float>(repeating: scale), m8 = SIMD8<Float>(repeating: shift)
-    var acc = SIMD8<Float>()
-    var j = 0
-    while j + 8 <= count { let e = vexp(load8(x + j) * s8 - m8); store8(e, x + j); acc += e; j += 8 }
-    var sum = hsum(acc)
-    while j < count { let e = sexp(x[j] * scale - shift); x[j] = e; sum += e; j += 1 }
-    return sum
+    exponentiate(out: x, input: x, count: count, scale: scale, shift: shift)
 }
 
 /// Backward of `streamingAttentionForward` from its output and log-sum-exp, written as the forward in reverse
